@@ -1,0 +1,1 @@
+"""Benchmark: Berth against the reference registry (CNCF distribution), side by side."""

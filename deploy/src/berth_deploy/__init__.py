@@ -1,0 +1,1 @@
+"""Berth deployment tooling: berth.yml, prepare, the local supervisor, infrastructure discovery."""

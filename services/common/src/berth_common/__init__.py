@@ -1,0 +1,1 @@
+"""Plumbing shared by Berth's Python services; no domain code lives here."""

@@ -1,0 +1,1 @@
+"""Berth core: users, projects, roles, robots, token service, REST API, UI, audit log."""

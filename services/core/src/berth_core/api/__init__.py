@@ -1,0 +1,1 @@
+"""HTTP blueprints of core: parse the request, call a service, shape the response."""

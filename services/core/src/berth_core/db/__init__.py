@@ -1,0 +1,1 @@
+"""SQL of core, one module per aggregate, returning frozen dataclasses."""

@@ -1,0 +1,1 @@
+"""Berth's database migrations: numbered SQL files under ``sql/`` and the runner that applies them."""

@@ -1,0 +1,3 @@
+from berth_migrations.runner import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Berth jobservice: durable jobs from RabbitMQ, tracked in PostgreSQL, with cron schedules."""

@@ -1,0 +1,14 @@
+"""gunicorn settings for registry; worker counts and port come from the REGISTRY_* environment."""
+
+import os
+
+bind = f"{os.environ.get('REGISTRY_BIND', '127.0.0.1')}:{os.environ.get('REGISTRY_PORT', '8181')}"
+workers = int(os.environ.get("REGISTRY_WORKERS", "2"))
+threads = int(os.environ.get("REGISTRY_THREADS", "8"))
+worker_class = "gthread"
+preload_app = True
+timeout = 0  # requests stream blobs for as long as they take; gthread workers heartbeat anyway
+graceful_timeout = 30
+keepalive = 75
+accesslog = None  # the app logs one JSON line per request
+wsgi_app = "berth_registry.wsgi:app"

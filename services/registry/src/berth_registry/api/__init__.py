@@ -1,0 +1,1 @@
+"""HTTP blueprints of the registry: the OCI Distribution API under /v2/."""

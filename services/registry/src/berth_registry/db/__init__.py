@@ -1,0 +1,1 @@
+"""SQL of the registry, one module per aggregate, returning frozen dataclasses."""

@@ -1,0 +1,41 @@
+"""Registry settings, read once from ``REGISTRY_*`` environment variables (rendered by prepare)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from berth_common.settings import Settings, setting
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RegistrySettings(Settings):
+    PREFIX = "REGISTRY_"
+
+    database_url: str = setting(str, required=True, secret=True, help="PostgreSQL URL")
+    db_pool_size: int = setting(int, 8, minimum=1, maximum=200)
+    port: int = setting(int, 8181, minimum=1, maximum=65535)
+    workers: int = setting(int, 2, minimum=1, maximum=64)
+    threads: int = setting(int, 8, minimum=1, maximum=256)
+
+    storage_driver: str = setting(str, "filesystem", choices=("filesystem", "s3", "inmemory"))
+    storage__filesystem__root: str = setting(str, "/var/lib/berth/registry")
+    storage__s3__bucket: str = setting(str, "")
+    storage__s3__region: str = setting(str, "us-east-1")
+    storage__s3__endpoint_url: str = setting(str, "", help="e.g. http://127.0.0.1:9000 for MinIO; empty for AWS")
+    storage__s3__access_key: str = setting(str, "", secret=True)
+    storage__s3__secret_key: str = setting(str, "", secret=True)
+    storage__s3__root_directory: str = setting(str, "")
+    storage__s3__chunk_size: int = setting(int, 10 * 1024 * 1024, minimum=5 * 1024 * 1024)
+    storage__s3__redirect: bool = setting(bool, False, help="answer blob GETs with 307 to a presigned URL")
+
+    fast_path: bool = setting(bool, True, help="hand blob bytes to nginx with X-Accel-Redirect")
+    fast_path_prefix: str = setting(str, "/_blobstore/")
+
+    token_cert_path: str = setting(str, required=True, help="PEM certificate or public key that verifies tokens")
+    token_issuer: str = setting(str, "berth-token-issuer")
+    token_service: str = setting(str, "berth-registry")
+    token_realm: str = setting(str, required=True, help="<external URL>/service/token")
+
+    policy_cache_seconds: float = setting(float, 5.0, minimum=0)
+    log_level: str = setting(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    syslog_address: str = setting(str, "", help="host:port of the log collector (UDP)")

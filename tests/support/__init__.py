@@ -1,0 +1,1 @@
+"""Helpers shared by Berth's tests: servers, clients, images."""
