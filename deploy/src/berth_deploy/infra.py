@@ -221,7 +221,7 @@ class PrivateRabbitMQ:
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "enabled_plugins").write_text("[].\n")
         # Only the loopback listener exists, so guest may log in through it.
-        (self.directory / "rabbitmq.conf").write_text("loopback_users = none\nlisteners.tcp.default = 127.0.0.1:%d\n" % self.port)
+        (self.directory / "rabbitmq.conf").write_text(f"loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{self.port}\n")
 
     def command(self) -> list[str]:
         script = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -235,7 +235,9 @@ class PrivateRabbitMQ:
     def start(self, log_path: Path) -> None:
         self.initialise()
         log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.process = subprocess.Popen(self.command(), env=self.environment(), stdout=log, stderr=log, start_new_session=True, cwd=self.directory)
+        self.process = subprocess.Popen(
+            self.command(), env=self.environment(), stdout=log, stderr=log, start_new_session=True, cwd=self.directory
+        )
         log.close()
         wait_for(lambda: rabbitmq_accepts(self.url), 90, f"private RabbitMQ on port {self.port}", interval=0.5)
 

@@ -45,7 +45,7 @@ class Rfc5424Formatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         body = self.inner.format(record)
-        stamp = _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc).isoformat(timespec="milliseconds")
+        stamp = _dt.datetime.fromtimestamp(record.created, _dt.UTC).isoformat(timespec="milliseconds")
         line = f"1 {stamp.replace('+00:00', 'Z')} {self.hostname} {self.app_name} {os.getpid()} - - {body}"
         encoded = line.encode("utf-8", "replace")
         if len(encoded) > MAX_SYSLOG_BYTES:

@@ -167,7 +167,9 @@ def status(database_url: str) -> tuple[list[Applied], list[Migration]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="berth-migrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=os.environ.get("MIGRATIONS_DATABASE_URL"), help="PostgreSQL URL (env MIGRATIONS_DATABASE_URL)")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("MIGRATIONS_DATABASE_URL"), help="PostgreSQL URL (env MIGRATIONS_DATABASE_URL)"
+    )
     parser.add_argument("--status", action="store_true", help="show applied and pending migrations and exit")
     args = parser.parse_args(argv)
     if not args.database_url:

@@ -87,7 +87,7 @@ class HealthChecker:
             newest = jobservice_db.newest_heartbeat(cur)
         if newest is None:
             raise RuntimeError("no jobservice process has registered")
-        age = (dt.datetime.now(dt.timezone.utc) - newest).total_seconds()
+        age = (dt.datetime.now(dt.UTC) - newest).total_seconds()
         if age > self.settings.jobservice_heartbeat_seconds:
             raise RuntimeError(f"last jobservice heartbeat {age:.0f}s ago")
 
