@@ -8,7 +8,7 @@ PACKAGES := services/common services/db-migrations services/core services/regist
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 PYTEST_ARGS ?=
 
-.PHONY: up down status logs prepare migrate test test-unit test-integration test-e2e lint bench clean-venv
+.PHONY: up down status logs prepare prepare-compose test test-unit test-integration test-e2e lint bench clean-venv
 
 $(VENV)/.installed: $(PYPROJECTS) tests/requirements.txt
 	deploy/scripts/install-system-packages runtime
@@ -40,8 +40,8 @@ logs: $(VENV)/.installed
 prepare: $(VENV)/.installed $(CONFIG)
 	$(BIN)/berthctl --config $(CONFIG) prepare
 
-migrate: $(VENV)/.installed $(CONFIG)
-	$(BIN)/berthctl --config $(CONFIG) migrate
+prepare-compose: $(VENV)/.installed $(CONFIG)
+	$(BIN)/berthctl --config $(CONFIG) prepare --compose deploy/generated
 
 test: $(VENV)/.installed $(VENV)/.test-packages
 	$(BIN)/ruff check services deploy tests bench

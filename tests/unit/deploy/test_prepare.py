@@ -1,0 +1,87 @@
+"""prepare: secrets are created once and kept; every rendered environment is one its service accepts."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from berth_common.settings import Settings
+from berth_core.settings import CoreSettings
+from berth_deploy.config import parse
+from berth_deploy.prepare import prepare_compose, prepare_local, read_env_file
+from berth_jobservice.settings import JobserviceSettings
+from berth_log.settings import LogSettings
+from berth_registry.settings import RegistrySettings
+
+ROOT = Path(__file__).resolve().parents[3]
+SETTINGS: dict[str, type[Settings]] = {
+    "core": CoreSettings,
+    "registry": RegistrySettings,
+    "jobservice": JobserviceSettings,
+    "log": LogSettings,
+}
+# Read by gunicorn.conf.py rather than by the app's settings.
+GUNICORN_ONLY = {"CORE_BIND", "REGISTRY_BIND"}
+
+
+@pytest.fixture
+def config(tmp_path):
+    data = yaml.safe_load((ROOT / "berth.yml.example").read_text())
+    return parse(data, tmp_path / "berth.yml")
+
+
+def known_env_names(cls: type[Settings]) -> set[str]:
+    return {cls.env_name(f.name) for f in dataclasses.fields(cls) if "berth" in f.metadata}
+
+
+@pytest.mark.parametrize("target", ["local", "compose"])
+def test_every_rendered_environment_loads_in_its_service(config, tmp_path, target):
+    if target == "local":
+        prepared = prepare_local(config, "postgresql://postgres@127.0.0.1:5432/berth", "amqp://guest:guest@127.0.0.1:5672/%2F")
+    else:
+        prepared = prepare_compose(config, tmp_path / "generated", "postgresql://p@postgresql/berth", "amqp://g:g@rabbitmq/%2F")
+    for service, cls in SETTINGS.items():
+        env = read_env_file(prepared.env_files[service])
+        unknown = set(env) - known_env_names(cls) - GUNICORN_ONLY
+        # jobservice also carries the registry's storage settings for its purge job.
+        if service == "jobservice":
+            unknown = {k for k in unknown if not k.startswith("REGISTRY_STORAGE")}
+        assert not unknown, f"{service}.env has keys its settings do not declare: {sorted(unknown)}"
+        cls.from_env(env)  # raises SettingsError on any bad or missing value
+    assert read_env_file(prepared.env_files["migrations"])["MIGRATIONS_DATABASE_URL"]
+
+
+def test_secrets_are_created_once_and_never_replaced(config):
+    first = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
+    before = {p.name: p.read_bytes() for p in first.secret_dir.iterdir()}
+    assert set(before) == {"private_key.pem", "root.crt", "secretkey"}
+    assert all((first.secret_dir / name).stat().st_mode & 0o077 == 0 for name in ("private_key.pem", "secretkey"))
+    second = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
+    assert {p.name: p.read_bytes() for p in second.secret_dir.iterdir()} == before
+
+
+def test_a_certificate_that_does_not_match_the_key_is_refused(config, tmp_path):
+    prepared = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
+    other = prepare_compose(config, tmp_path / "other", "postgresql://x@h/berth", "amqp://g:g@h/%2F")
+    (prepared.secret_dir / "root.crt").write_bytes((other.secret_dir / "root.crt").read_bytes())
+    with pytest.raises(RuntimeError, match="does not belong to"):
+        prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
+
+
+def test_env_files_are_private_and_reject_multiline_values(config):
+    prepared = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
+    assert prepared.env_files["core"].stat().st_mode & 0o077 == 0
+    bad = dataclasses.replace(config, admin_password="two\nlines")
+    with pytest.raises(ValueError, match="CORE_ADMIN_INITIAL_PASSWORD: value must be on one line"):
+        prepare_local(bad, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
+
+
+def test_nginx_routes(config):
+    conf = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F").nginx_conf.read_text()
+    assert "location /v2/" in conf and "proxy_request_buffering off" in conf and "client_max_body_size 0" in conf
+    assert "location /v1/" in conf and "return 404" in conf
+    assert f"alias {config.filesystem_root}/" in conf
+    assert "ssl_certificate" not in conf
