@@ -12,13 +12,54 @@ class JobserviceSettings(Settings):
     PREFIX = "JOBSERVICE_"
 
     database_url: str = setting(str, required=True, secret=True, help="PostgreSQL URL")
+    db_pool_size: int = setting(int, 8, minimum=2, maximum=200, help="pooled connections (leader locks use their own)")
     rabbitmq_url: str = setting(str, required=True, secret=True, help="AMQP URL")
+    amqp_prefix: str = setting(str, "berth", help="first part of every queue and exchange name (berth.jobs.<TYPE>, berth.events)")
+    amqp_reconnect_max_seconds: float = setting(float, 30.0, minimum=0.1, help="longest wait between reconnect attempts")
     workers: int = setting(int, 10, minimum=1, maximum=200, help="concurrent jobs (max_job_workers)")
     registry_url: str = setting(str, "", help="internal URL of the registry service")
     core_url: str = setting(str, "", help="internal URL of core")
     heartbeat_seconds: int = setting(int, 10, minimum=1)
+
+    # Which loops this process runs; all by default. The scheduler and the relay are active in
+    # one process at a time anyway (advisory locks), the others stand by.
+    run_scheduler: bool = setting(bool, True)
+    run_relay: bool = setting(bool, True)
+    run_webhook_dispatch: bool = setting(bool, True)
+
+    # Task lifecycle.
+    task_lease_seconds: float = setting(float, 30.0, minimum=1, help="a Running task whose owner stops renewing is re-run")
+    sweep_interval_seconds: float = setting(float, 5.0, minimum=0.05)
+    republish_after_seconds: float = setting(float, 10.0, minimum=0, help="grace before an unconfirmed Pending task is published again")
+    retry_base_seconds: float = setting(float, 10.0, minimum=0.01, help="first retry delay; doubles per failure")
+    retry_max_seconds: float = setting(float, 600.0, minimum=0.01)
+    busy_requeue_seconds: float = setting(float, 2.0, minimum=0.01, help="delay before a job over its concurrency limit is tried again")
+    shutdown_grace_seconds: float = setting(float, 25.0, minimum=0, help="SIGTERM: wait this long for running jobs, then requeue them")
+
+    scheduler_interval_seconds: float = setting(float, 1.0, minimum=0.05)
+    relay_interval_seconds: float = setting(float, 0.5, minimum=0.01)
+    relay_batch_size: int = setting(int, 200, minimum=1, maximum=10000)
+    leader_retry_seconds: float = setting(float, 5.0, minimum=0.05, help="how often a standby tries to become scheduler/relay")
+
+    # Webhooks, with Harbor's names (WEBHOOK_JOB_MAX_RETRY, WEBHOOK_JOB_HTTP_CLIENT_TIMEOUT).
+    webhook_job_max_retry: int = setting(int, 3, minimum=1, maximum=50, help="delivery attempts per target")
+    webhook_job_http_client_timeout: float = setting(float, 3.0, minimum=0.1, help="seconds")
+
     upload_purging_enabled: bool = setting(bool, True)
     upload_purging_age_hours: int = setting(int, 168, minimum=1)
     upload_purging_interval_hours: int = setting(int, 24, minimum=1)
+    upload_purging_dry_run: bool = setting(bool, False)
+
+    # The registry's storage, for PURGE_UPLOAD (same names and meaning as REGISTRY_STORAGE_*).
+    storage_driver: str = setting(str, "filesystem", choices=("filesystem", "s3", "inmemory"))
+    storage__filesystem__root: str = setting(str, "/var/lib/berth/registry")
+    storage__s3__bucket: str = setting(str, "")
+    storage__s3__region: str = setting(str, "us-east-1")
+    storage__s3__endpoint_url: str = setting(str, "")
+    storage__s3__access_key: str = setting(str, "", secret=True)
+    storage__s3__secret_key: str = setting(str, "", secret=True)
+    storage__s3__root_directory: str = setting(str, "")
+    storage__s3__chunk_size: int = setting(int, 10 * 1024 * 1024, minimum=5 * 1024 * 1024)
+
     log_level: str = setting(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     syslog_address: str = setting(str, "", help="host:port of the log collector (UDP)")

@@ -1,10 +1,17 @@
-"""The OCI distribution-spec error codes, declared once with their HTTP status and message."""
+"""The OCI distribution-spec error codes, declared once with their HTTP status and message.
+
+``translate`` is the one place where domain exceptions (services.exceptions, names, storage)
+become OCI errors; views never pick codes for them.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from berth_common.errors import APIError, ErrorCode, register_error_handlers
+from berth_registry import names
+from berth_registry.services import exceptions
+from berth_registry.storage.base import PathNotFound
 
 BLOB_UNKNOWN = ErrorCode("BLOB_UNKNOWN", 404, "blob unknown to registry")
 BLOB_UPLOAD_INVALID = ErrorCode("BLOB_UPLOAD_INVALID", 400, "blob upload invalid")
@@ -26,6 +33,8 @@ RANGE_INVALID = ErrorCode("RANGE_INVALID", 416, "requested range not satisfiable
 PAYLOAD_TOO_LARGE = ErrorCode("SIZE_INVALID", 413, "payload too large")
 UNKNOWN = ErrorCode("UNKNOWN", 500, "unknown error")
 UNAVAILABLE = ErrorCode("UNAVAILABLE", 503, "service unavailable")
+# distribution's code for a bad ``n`` on tags/list and _catalog.
+PAGINATION_NUMBER_INVALID = ErrorCode("PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested")
 
 BY_STATUS = {
     401: UNAUTHORIZED,
@@ -37,8 +46,47 @@ BY_STATUS = {
     429: TOOMANYREQUESTS,
 }
 
-__all__ = ["APIError", "init_app"] + [name for name, value in globals().items() if isinstance(value, ErrorCode)]
+# Most specific class first: translate() walks the exception's MRO.
+TRANSLATIONS: dict[type[Exception], ErrorCode] = {
+    exceptions.Unauthorized: UNAUTHORIZED,
+    exceptions.Denied: DENIED,
+    exceptions.RepositoryUnknown: NAME_UNKNOWN,
+    exceptions.BlobUnknown: BLOB_UNKNOWN,
+    exceptions.UploadUnknown: BLOB_UPLOAD_UNKNOWN,
+    exceptions.UploadInvalid: BLOB_UPLOAD_INVALID,
+    exceptions.RangeNotSatisfiable: RANGE_INVALID,
+    exceptions.DigestInvalid: DIGEST_INVALID,
+    exceptions.SizeInvalid: SIZE_INVALID,
+    exceptions.ManifestUnknown: MANIFEST_UNKNOWN,
+    exceptions.ManifestInvalid: MANIFEST_INVALID,
+    exceptions.ManifestBlobUnknown: MANIFEST_BLOB_UNKNOWN,
+    exceptions.ManifestTooLarge: PAYLOAD_TOO_LARGE,
+    exceptions.Unsupported: UNSUPPORTED,
+    exceptions.PaginationInvalid: PAGINATION_NUMBER_INVALID,
+    names.InvalidRepositoryName: NAME_INVALID,
+    names.InvalidDigest: DIGEST_INVALID,
+    names.InvalidTag: MANIFEST_INVALID,
+    # An upload id that cannot exist names no session.
+    names.InvalidUploadId: BLOB_UPLOAD_UNKNOWN,
+    # The database knew the blob but the bytes are gone (e.g. removed behind our back).
+    PathNotFound: BLOB_UNKNOWN,
+}
+
+__all__ = ["APIError", "init_app", "translate"] + [name for name, value in globals().items() if isinstance(value, ErrorCode)]
+
+
+def translate(exc: Exception) -> APIError | None:
+    """The OCI error for a domain exception, or None to let it become a 500."""
+    for cls in type(exc).__mro__:
+        code = TRANSLATIONS.get(cls)
+        if code is not None:
+            if isinstance(exc, exceptions.RegistryError):
+                return APIError(code, exc.message or None, exc.detail, exc.headers)
+            if isinstance(exc, PathNotFound):
+                return APIError(code)
+            return APIError(code, str(exc) or None)
+    return None
 
 
 def init_app(app: Flask) -> None:
-    register_error_handlers(app, BY_STATUS, UNKNOWN)
+    register_error_handlers(app, BY_STATUS, UNKNOWN, translate)

@@ -37,5 +37,7 @@ class RegistrySettings(Settings):
     token_realm: str = setting(str, required=True, help="<external URL>/service/token")
 
     policy_cache_seconds: float = setting(float, 5.0, minimum=0)
+    manifest_cache_mb: int = setting(int, 64, minimum=0, maximum=4096, help="per-process cache of manifest bytes (0 = off)")
+    pull_flush_seconds: float = setting(float, 1.0, minimum=0.05, maximum=60, help="how often buffered pull events are written")
     log_level: str = setting(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     syslog_address: str = setting(str, "", help="host:port of the log collector (UDP)")

@@ -1,8 +1,10 @@
-"""``GET /v2/``: the API version check every client starts with."""
+"""``GET /v2/``: the API version check every client starts with (it needs any valid token)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response
+
+from berth_registry.api import common
 
 bp = Blueprint("base", __name__)
 
@@ -10,6 +12,7 @@ API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
 
 
 @bp.get("/v2/")
-def api_version():
-    # TODO(registry): answer 401 with WWW-Authenticate when the request carries no valid token.
-    return "{}", 200, {**API_VERSION_HEADER, "Content-Type": "application/json"}
+def api_version() -> Response:
+    # As distribution with token auth: 401 and a challenge without scope until the client logs in.
+    common.principal([])
+    return Response("{}", 200, {**API_VERSION_HEADER}, mimetype="application/json")

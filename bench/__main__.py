@@ -1,0 +1,7 @@
+"""Entry point of ``python -m bench`` (see bench/main.py)."""
+
+import sys
+
+from bench.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Core's API description (``core.yaml``) and the page that renders it (``devcenter.html``)."""

@@ -1,0 +1,160 @@
+// One artifact: details, pull commands, tags (add and delete where allowed), the platforms of
+// an index, its referrers (signatures, SBOMs, other accessories) and annotations.
+
+import * as api from "../api.js";
+import { button, card, confirmDialog, copyField, details, modalForm, pageHeader, toast } from "../components.js";
+import { h, mount } from "../dom.js";
+import { bytes, dateTime, shortDigest } from "../format.js";
+import { t } from "../i18n.js";
+import { dataTable } from "../table.js";
+import { loadProject, projectBadges } from "./project.js";
+import { artifactBase, platforms, pullCommand } from "./repository.js";
+
+// Docker's tag grammar: a word character, then up to 127 word characters, dots or dashes.
+const TAG = /^[\w][\w.-]{0,127}$/;
+
+function tagsCard(base, artifact, perms, fullName) {
+  const canDelete = perms.can("tag", "delete");
+  const table = dataTable({
+    label: t("artifact.tags"),
+    sort: "name",
+    pageSize: 10,
+    empty: t("artifact.noTags"),
+    load: ({ page, pageSize, sort }) => api.list(`${base}/${artifact.digest}/tags`, { page, page_size: pageSize, sort }),
+    columns: [
+      { key: "name", label: t("tag.name"), sort: "name", render: (tag) => h("span", { class: "chip" }, tag.name) },
+      { key: "command", label: t("artifact.pullCommand"), render: (tag) => copyField(pullCommand(fullName, artifact, tag.name)) },
+      { key: "push_time", label: t("artifact.pushed"), sort: "push_time", render: (tag) => dateTime(tag.push_time) },
+      { key: "pull_time", label: t("artifact.pulled"), sort: "pull_time", render: (tag) => dateTime(tag.pull_time) },
+      canDelete && {
+        key: "actions",
+        label: h("span", { class: "sr-only" }, t("common.actions")),
+        className: "actions",
+        render: (tag) =>
+          button({
+            kind: "ghost",
+            small: true,
+            iconName: "trash",
+            title: t("tag.delete", { name: tag.name }),
+            onClick: async () => {
+              if (!(await confirmDialog({ title: t("tag.deleteTitle"), message: t("tag.deleteConfirm", { name: tag.name }), confirmLabel: t("common.delete") }))) return;
+              try {
+                await api.del(`${base}/${artifact.digest}/tags/${encodeURIComponent(tag.name)}`);
+                toast(t("tag.deleted", { name: tag.name }));
+                table.reload();
+              } catch (error) {
+                toast(error.message, "error");
+              }
+            },
+          }),
+      },
+    ].filter(Boolean),
+  });
+  const addTag = async () => {
+    const created = await modalForm({
+      title: t("tag.add"),
+      submitLabel: t("common.create"),
+      fields: [{ name: "name", label: t("tag.name"), required: true, validate: (v) => (TAG.test(v) ? null : t("tag.rule")), serverMatch: ["tag", "name", "exist"] }],
+      onSubmit: async (values) => {
+        await api.post(`${base}/${artifact.digest}/tags`, { name: values.name });
+        toast(t("tag.created", { name: values.name }));
+        return true;
+      },
+    });
+    if (created) table.reload();
+  };
+  return card({ title: t("artifact.tags"), actions: [perms.can("tag", "create") && button({ label: t("tag.add"), iconName: "plus", small: true, onClick: addTag })].filter(Boolean) }, table.el);
+}
+
+function childrenCard(artifact, pageHref) {
+  const rows = (artifact.references || []).map((ref) => ({ ...ref, platformName: platforms({ references: [ref] }).join("") }));
+  if (rows.length === 0) return null;
+  return card(
+    { title: t("artifact.architectures") },
+    h(
+      "div",
+      { class: "table-scroll" },
+      h(
+        "table",
+        { class: "table", "aria-label": t("artifact.architectures") },
+        h("thead", null, h("tr", null, h("th", { scope: "col" }, t("artifact.platform")), h("th", { scope: "col" }, t("artifact.digest")), h("th", { scope: "col" }, t("artifact.osVersion")))),
+        h(
+          "tbody",
+          null,
+          rows.map((ref) =>
+            h(
+              "tr",
+              null,
+              h("td", { "data-label": t("artifact.platform") }, ref.platformName || "—"),
+              h("td", { "data-label": t("artifact.digest") }, h("a", { href: `${pageHref}/artifacts/${ref.child_digest}`, class: "mono", title: ref.child_digest }, shortDigest(ref.child_digest))),
+              h("td", { "data-label": t("artifact.osVersion") }, ref.platform?.["os.version"] || "—"),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function referrersCard(base, artifact, pageHref) {
+  const table = dataTable({
+    label: t("artifact.referrers"),
+    pageSize: 10,
+    empty: t("artifact.noReferrers"),
+    load: ({ page, pageSize, sort }) => api.list(`${base}/${artifact.digest}/accessories`, { page, page_size: pageSize, sort }),
+    columns: [
+      { key: "digest", label: t("artifact.digest"), sort: "digest", render: (acc) => h("a", { href: `${pageHref}/artifacts/${acc.digest}`, class: "mono", title: acc.digest }, shortDigest(acc.digest)) },
+      { key: "type", label: t("artifact.type"), sort: "type", render: (acc) => acc.type || "—" },
+      { key: "size", label: t("artifact.size"), sort: "size", className: "num", render: (acc) => bytes(acc.size) },
+      { key: "creation_time", label: t("common.created"), sort: "creation_time", render: (acc) => dateTime(acc.creation_time) },
+    ],
+  });
+  return card({ title: t("artifact.referrers") }, table.el);
+}
+
+export async function render(root, ctx) {
+  const { project, perms } = await loadProject(ctx.params.id);
+  const short = ctx.params.repo;
+  const fullName = `${project.name}/${short}`;
+  const base = artifactBase(project, fullName);
+  const artifact = await api.get(`${base}/${ctx.params.digest}`, { with_tag: "true", with_accessory: "true" });
+  const repoHref = `/harbor/projects/${project.project_id}/repositories/${encodeURIComponent(short)}/artifacts-tab`;
+  ctx.setTitle(`${fullName}@${shortDigest(artifact.digest)}`);
+  const annotations = Object.entries(artifact.annotations || {});
+  mount(
+    root,
+    pageHeader({
+      title: shortDigest(artifact.digest),
+      subtitle: fullName,
+      crumbs: [
+        { label: t("nav.projects"), href: "/harbor/projects" },
+        { label: project.name, href: `/harbor/projects/${project.project_id}/repositories` },
+        { label: short, href: repoHref },
+        { label: shortDigest(artifact.digest) },
+      ],
+      actions: [projectBadges(project)],
+    }),
+    h(
+      "div",
+      { class: "grid two" },
+      card(
+        { title: t("artifact.details") },
+        details([
+          [t("artifact.digest"), h("span", { class: "mono break" }, artifact.digest)],
+          [t("artifact.type"), artifact.type],
+          [t("artifact.mediaType"), h("span", { class: "mono break" }, artifact.manifest_media_type || artifact.media_type)],
+          artifact.artifact_type && [t("artifact.artifactType"), h("span", { class: "mono break" }, artifact.artifact_type)],
+          [t("artifact.size"), bytes(artifact.size)],
+          [t("artifact.platforms"), platforms(artifact).join(", ") || "—"],
+          [t("artifact.pushed"), dateTime(artifact.push_time)],
+          [t("artifact.pulled"), dateTime(artifact.pull_time)],
+        ]),
+      ),
+      card({ title: t("artifact.pullCommand") }, copyField(pullCommand(fullName, artifact), { label: t("artifact.byDigest") })),
+    ),
+    tagsCard(base, artifact, perms, fullName),
+    childrenCard(artifact, repoHref),
+    referrersCard(base, artifact, repoHref),
+    annotations.length > 0 && card({ title: t("artifact.annotations") }, details(annotations.map(([key, value]) => [h("span", { class: "mono" }, key), h("span", { class: "break" }, value)]))),
+  );
+}

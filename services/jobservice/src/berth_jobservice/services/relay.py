@@ -1,0 +1,120 @@
+"""The event relay: outbox rows → the ``<prefix>.events`` topic exchange, in order, at least once.
+
+Guarantees and how:
+
+* **Nothing lost.** A row is stamped ``published_at`` only after the broker confirmed it. While
+  RabbitMQ is down, rows simply wait; the relay retries every tick.
+* **In order per ordering key.** Rows go out in event_id order, stopping at the first failure,
+  and only up to the *settled watermark* (see :mod:`berth_jobservice.db.outbox`): an id that a
+  still-open transaction may yet commit is never overtaken.
+* **One relay at a time.** The loop runs only in the replica holding the relay advisory lock;
+  the batch rows are also locked (FOR UPDATE, not SKIP LOCKED), so even two relays would
+  serialise instead of interleaving.
+* **At least once.** A crash between the confirm and the stamp publishes those rows again;
+  consumers deduplicate with the message id (= event_id), as the webhook dispatcher does.
+
+Message: routing key = lower-cased event type; body = ``{event_id, event_type, ordering_key,
+created_at, payload}``; headers carry event_type and ordering_key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from berth_common.db import Database
+from berth_jobservice.db import outbox as outbox_db
+from berth_jobservice.db.outbox import OutboxEvent
+from berth_jobservice.runtime.amqp import Publisher, PublishError
+
+log = structlog.get_logger(__name__)
+
+STALL_WARNING_SECONDS = 30.0
+
+
+def event_body(event: OutboxEvent) -> bytes:
+    return json.dumps(
+        {
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "ordering_key": event.ordering_key,
+            "created_at": event.created_at.isoformat(),
+            "payload": event.payload,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+@dataclasses.dataclass(frozen=True)
+class RelayRound:
+    """What one round did: how many went out, whether the broker failed, whether more is waiting."""
+
+    published: int
+    failed: bool
+    more: bool
+
+
+class OutboxRelay:
+    """Publishes settled outbox rows; ``tick()`` does one round and says whether more is waiting."""
+
+    def __init__(self, db: Database, publisher: Publisher, *, declare: Callable[[Any], None], batch_size: int = 200) -> None:
+        self.db = db
+        self.publisher = publisher
+        self.declare = declare
+        self.batch_size = batch_size
+        self._settled = 0
+        self._candidate: tuple[int, frozenset[str], float] | None = None
+
+    def advance_watermark(self) -> int:
+        """Move the settled watermark forward as far as finished transactions allow; returns it."""
+        with self.db.transaction() as cur:
+            if self._candidate is not None:
+                last, writers, since = self._candidate
+                still = writers & outbox_db.active_writers(cur)
+                if not still:
+                    self._settled = max(self._settled, last)
+                    self._candidate = None
+                elif time.monotonic() - since > STALL_WARNING_SECONDS:
+                    log.warning("outbox_relay_waiting", transactions=sorted(still), waited_s=round(time.monotonic() - since))
+                    self._candidate = (last, writers, time.monotonic())
+            if self._candidate is None:
+                last, writers = outbox_db.writers_snapshot(cur)
+                if writers:
+                    self._candidate = (last, writers, time.monotonic())
+                else:
+                    self._settled = max(self._settled, last)
+        return self._settled
+
+    def tick(self) -> RelayRound:
+        """Publish one batch of settled rows."""
+        up_to = self.advance_watermark()
+        published: list[int] = []
+        with self.db.transaction() as cur:
+            batch = outbox_db.lock_unpublished(cur, up_to, self.batch_size)
+            for event in batch:
+                try:
+                    self.publisher.publish_event(
+                        event_id=event.event_id,
+                        routing_key=event.event_type.lower(),
+                        body=event_body(event),
+                        headers={"event_type": event.event_type, "ordering_key": event.ordering_key},
+                        declare=self.declare,
+                    )
+                except PublishError as exc:
+                    log.warning("outbox_publish_failed", event_id=event.event_id, error=str(exc), published=len(published))
+                    break
+                published.append(event.event_id)
+            if published:
+                outbox_db.mark_published(cur, published)
+        if published:
+            log.info("outbox_published", count=len(published), last_event_id=published[-1])
+        return RelayRound(
+            published=len(published),
+            failed=len(published) < len(batch),
+            more=bool(batch) and len(published) == len(batch) == self.batch_size,
+        )

@@ -1,0 +1,94 @@
+"""What every /v2/ view needs: the services, the bearer-token checks and the caller's identity.
+
+Authorization per the Docker registry token spec: no or bad token answers 401 with a Bearer
+challenge naming the scope to ask core's token service for; a valid token without the action
+answers 403 DENIED.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from flask import Response, current_app, g, request
+
+from berth_registry import names
+from berth_registry.names import RepositoryName
+from berth_registry.services.auth import CATALOG_SCOPE, InvalidToken, Principal, TokenVerifier, repository_scope
+from berth_registry.services.events import Actor
+from berth_registry.services.exceptions import Denied, Unauthorized
+
+log = structlog.get_logger(__name__)
+
+OCTET_STREAM = "application/octet-stream"
+
+
+def empty(status: int, headers: dict[str, str] | None = None) -> Response:
+    """A response without a body (and so without a Content-Type)."""
+    response = Response(status=status, headers=headers)
+    del response.headers["Content-Type"]
+    response.content_length = 0
+    return response
+
+
+def service(name: str) -> Any:
+    """The service object the app factory registered as ``berth.<name>``."""
+    return current_app.extensions[f"berth.{name}"]
+
+
+def repository(name: str) -> RepositoryName:
+    """Validate the ``<name>`` of the URL (NAME_INVALID otherwise)."""
+    return names.repository(name)
+
+
+def principal(scopes: list[str]) -> Principal:
+    """The verified bearer of this request; raises Unauthorized with a challenge for ``scopes``."""
+    cached = g.get("berth_principal")
+    if cached is not None:
+        return cached
+    verifier: TokenVerifier = service("tokens")
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("authentication required", headers=verifier.challenge(scopes))
+    try:
+        verified = verifier.verify(token)
+    except InvalidToken as exc:
+        log.info("token_rejected", reason=str(exc))
+        raise Unauthorized("invalid or expired token", headers=verifier.challenge(scopes, error="invalid_token")) from None
+    g.berth_principal = verified
+    return verified
+
+
+def require(repo: RepositoryName, action: str, challenge: tuple[str, ...] | None = None) -> Principal:
+    """The principal, if it may do ``action`` on ``repo``; else Unauthorized or Denied.
+
+    ``challenge`` lists the actions a client should ask for (pushes ask for pull and push).
+    """
+    bearer = principal([repository_scope(repo.full, challenge or (action,))])
+    if not bearer.allows("repository", repo.full, action):
+        raise Denied(
+            f"requested access to {repo.full} is denied: {action} is not granted",
+            detail=[{"Type": "repository", "Name": repo.full, "Action": action}],
+        )
+    return bearer
+
+
+def require_catalog() -> Principal:
+    bearer = principal([CATALOG_SCOPE])
+    if not bearer.allows("registry", "catalog", "*"):
+        raise Denied("the catalog needs registry:catalog:*", detail=[{"Type": "registry", "Name": "catalog", "Action": "*"}])
+    return bearer
+
+
+def client_ip() -> str:
+    """The client's address as the proxy saw it: X-Real-IP, else the first X-Forwarded-For hop."""
+    real = request.headers.get("X-Real-IP", "").strip()
+    if real:
+        return real
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",", 1)[0].strip()
+    return forwarded or request.remote_addr or ""
+
+
+def actor(bearer: Principal) -> Actor:
+    return Actor(bearer.subject, client_ip())

@@ -1,0 +1,129 @@
+"""Helpers shared by the jobservice integration tests: polling, broker inspection, settings env."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pika
+
+from berth_common.db import Database
+from berth_jobservice.db import tasks as tasks_db
+from berth_jobservice.db.tasks import Task
+from berth_jobservice.runtime.amqp import Topology
+from berth_jobservice.runtime.worker import retry_delay
+from berth_jobservice.settings import JobserviceSettings
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 15.0, what: str = "condition", interval: float = 0.05) -> T:
+    """Poll ``check`` until it returns something truthy; returns it, or fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
+        time.sleep(interval)
+
+
+def task(db: Database, task_id: int) -> Task:
+    with db.transaction() as cur:
+        found = tasks_db.get(cur, task_id)
+    assert found is not None
+    return found
+
+
+def wait_status(db: Database, task_id: int, *statuses: str, timeout: float = 15.0) -> Task:
+    def reached() -> Task | None:
+        current = task(db, task_id)
+        return current if current.status in statuses else None
+
+    return wait_until(reached, timeout, f"task {task_id} in {statuses}")
+
+
+def task_log(db: Database, task_id: int) -> str:
+    with db.transaction() as cur:
+        return tasks_db.read_log(cur, task_id)
+
+
+def probe_runs(db: Database, label: str) -> list[dict[str, Any]]:
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT task_id, attempt, pid, started_at, finished_at, outcome FROM probe_runs WHERE label = %s ORDER BY started_at",
+            (label,),
+        )
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def settings_env(settings: JobserviceSettings) -> dict[str, str]:
+    """The JOBSERVICE_* environment that makes ``JobserviceSettings.from_env()`` return ``settings``."""
+    env = {}
+    for field in dataclasses.fields(settings):
+        if "berth" not in field.metadata:
+            continue
+        value = getattr(settings, field.name)
+        env[settings.env_name(field.name)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return env
+
+
+class Broker:
+    """A channel on the test broker plus the cleanup of everything a test's prefix declared."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.topology = Topology(prefix)
+        self._connection = pika.BlockingConnection(pika.URLParameters(url))
+        self.channel = self._connection.channel()
+        self._settings: list[JobserviceSettings] = []
+        self.extra_queues: list[str] = []
+
+    def track(self, settings: JobserviceSettings) -> None:
+        self._settings.append(settings)
+
+    def message_count(self, queue: str) -> int:
+        return self.channel.queue_declare(queue, passive=True).method.message_count
+
+    def publish_raw(self, queue: str, body: bytes) -> None:
+        self.channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2))
+
+    def tap_events(self, binding: str = "#") -> str:
+        """A queue of our own bound to the events exchange (declared here if needed)."""
+        name = f"{self.prefix}.test.tap"
+        self.channel.exchange_declare(self.topology.events_exchange, exchange_type="topic", durable=True)
+        self.channel.queue_declare(name, durable=True)
+        self.channel.queue_bind(name, self.topology.events_exchange, routing_key=binding)
+        self.extra_queues.append(name)
+        return name
+
+    def drain(self, queue: str) -> list[tuple[Any, bytes]]:
+        """Every message waiting in ``queue`` (acked), as (properties, body)."""
+        out = []
+        while True:
+            method, properties, body = self.channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return out
+            out.append((properties, body))
+
+    def cleanup(self, job_types: list[str]) -> None:
+        delays: set[int] = set()
+        for settings in self._settings:
+            delays.add(max(1, round(settings.busy_requeue_seconds * 1000)))
+            for failures in range(1, 12):
+                delays.add(max(1, round(retry_delay(failures, settings.retry_base_seconds, settings.retry_max_seconds) * 1000)))
+        channel = self._connection.channel()
+        for job_type in job_types:
+            for name in (self.topology.work_queue(job_type), self.topology.dead_queue(job_type)):
+                channel.queue_delete(name)
+            for delay in delays:
+                channel.queue_delete(self.topology.delay_queue(job_type, delay))
+        for name in (self.topology.webhook_events_queue, self.topology.webhook_events_dead_queue, *self.extra_queues):
+            channel.queue_delete(name)
+        channel.exchange_delete(self.topology.events_exchange)
+        self._connection.close()
