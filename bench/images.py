@@ -1,6 +1,11 @@
 """Images and blobs made on this machine: OCI layouts with random, incompressible layers.
 
-Each layer is a gzip stream (deflate "stored" blocks, so no compression work and no size
+Small images come from the registry tests' own helper (tests/support/images.py, reused through
+:mod:`bench.support`). That helper builds each layer in memory and gzips it at level 9, which
+for a 1 GiB layer would take minutes and gigabytes of RAM, so the big image and the raw blob are
+streamed to disk here instead, in the same format.
+
+Each streamed layer is a gzip stream (deflate "stored" blocks, so no compression work and no size
 change) of a tar holding one file of random bytes. Being real gzip matters: skopeo recompresses
 layers it sees as uncompressed when pushing, which would measure the client's gzip instead of
 the registry. Being random matters: nothing downstream can deduplicate or compress it.
@@ -8,7 +13,7 @@ the registry. Being random matters: nothing downstream can deduplicate or compre
 Random bytes come from AES-CTR over zeros with a fresh key: several GiB/s, so generating a
 1 GiB layer costs about as much as hashing it.
 
-Layout written by :func:`write_image`::
+Layout written by :func:`write_image` (tests/support/images.py writes the same shape)::
 
     <dir>/oci-layout
     <dir>/index.json                       one manifest, ref name "latest"
@@ -29,6 +34,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from bench.support import images as support_images
 
 CHUNK = 1 << 20
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -165,3 +172,12 @@ def write_image(directory: Path, layer_sizes: list[int]) -> Image:
     (directory / "index.json").write_text(json.dumps(index))
     (directory / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
     return Image(directory, manifest.digest, tuple(layers))
+
+
+def layout_image(directory: Path, layers: int, layer_bytes: int) -> Image:
+    """An image of ``layers`` random layers of ``layer_bytes`` each, written by the tests' helper."""
+    written = support_images.write_layout(directory, tag="latest", layers=layers, layer_size=layer_bytes)
+    blobs = directory / "blobs" / "sha256"
+    manifest = json.loads((blobs / written.digest.split(":", 1)[1]).read_bytes())
+    found = tuple(Blob(blobs / layer["digest"].split(":", 1)[1], layer["digest"], layer["size"]) for layer in manifest["layers"])
+    return Image(directory, written.digest, found)

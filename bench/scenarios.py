@@ -22,7 +22,7 @@ import requests
 
 from bench import tools
 from bench.figures import Sizes
-from bench.images import MANIFEST_TYPE, Blob, Image, write_image, write_random_blob
+from bench.images import MANIFEST_TYPE, Blob, Image, layout_image, write_image, write_random_blob
 from bench.procs import RssSampler, cpu_seconds, process_tree
 from bench.stats import GIB, MIB, mib_per_second, percentile
 from bench.systems import PROJECT, Berth, System
@@ -49,10 +49,10 @@ class RunImages:
 def make_run_images(directory: Path, sizes: Sizes) -> RunImages:
     directory.mkdir(parents=True, exist_ok=True)
     return RunImages(
-        layered=write_image(directory / "layered", [sizes.layer_bytes] * sizes.layers),
+        layered=layout_image(directory / "layered", sizes.layers, sizes.layer_bytes),
         big=write_image(directory / "big", [sizes.big_bytes]),
         raw=write_random_blob(directory / "raw.bin", sizes.raw_bytes),
-        small=tuple(write_image(directory / f"small{i}", [sizes.small_bytes]) for i in range(sizes.small_images)),
+        small=tuple(layout_image(directory / f"small{i}", 1, sizes.small_bytes) for i in range(sizes.small_images)),
     )
 
 
@@ -276,7 +276,7 @@ def create_tagged_repository(system: System, scratch: Path, tags: int) -> dict[s
     Done once per benchmark, not per run: the listing figures only read it.
     """
     repo = f"{PROJECT}/tagged"
-    image = write_image(scratch / f"tagged-{system.name}", [64 * 1024])
+    image = layout_image(scratch / f"tagged-{system.name}", 1, 64 * 1024)
     creds = system.credentials.skopeo if system.credentials else None
     tools.skopeo_copy(image.reference, f"docker://{system.host}/{repo}:t00000", creds, PUSH_TIMEOUT)
     manifest = (image.directory / "blobs" / "sha256" / image.manifest_digest.split(":", 1)[1]).read_bytes()

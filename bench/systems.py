@@ -17,7 +17,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -26,11 +25,8 @@ import requests
 import yaml
 
 from bench.auth import AuthError, Challenge, challenge, fetch_token, token_claims
+from bench.support import stack as support_stack
 from berth_deploy import infra
-
-# tests/support is the e2e tests' stack runner; the benchmark reuses it rather than copy it.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from support.stack import ADMIN_PASSWORD, Stack, make_stack  # noqa: E402
 
 PROJECT = "bench"
 # The bench needs these; jobservice, RabbitMQ and the log collector are off the measured path.
@@ -113,14 +109,14 @@ class Berth(System):
         self.admin_db_url = admin_db_url
         self.rabbitmq_url = rabbitmq_url
         self.database = f"berth_bench_{uuid.uuid4().hex[:12]}"
-        self.stack: Stack | None = None
-        self.admin = Credentials("admin", ADMIN_PASSWORD)
+        self.stack: support_stack.Stack | None = None
+        self.admin = Credentials("admin", support_stack.ADMIN_PASSWORD)
         self.robot: Credentials | None = None
         self.auth_note = "token auth (core's /service/token), through nginx"
 
     def start(self) -> None:
         database_url = infra.ensure_database(self.admin_db_url, self.database)
-        self.stack = make_stack(self.workdir, database_url, self.rabbitmq_url)
+        self.stack = support_stack.make_stack(self.workdir, database_url, self.rabbitmq_url)
         self.url, self.host = self.stack.url, self.stack.registry_host
         # berthctl up writes data/infra.json before it creates the data folder (deploy bug, reported).
         self.stack.data.mkdir(parents=True, exist_ok=True)

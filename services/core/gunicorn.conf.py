@@ -10,5 +10,7 @@ preload_app = True
 timeout = 120
 graceful_timeout = 30
 keepalive = 75
+# Two gunicorns on one machine (core, registry) would share ~/.gunicorn/gunicorn.ctl.
+control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request
 wsgi_app = "berth_core.wsgi:app"

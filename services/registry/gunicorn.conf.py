@@ -10,5 +10,7 @@ preload_app = True
 timeout = 0  # requests stream blobs for as long as they take; gthread workers heartbeat anyway
 graceful_timeout = 30
 keepalive = 75
+# Two gunicorns on one machine (core, registry) would share ~/.gunicorn/gunicorn.ctl.
+control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request
 wsgi_app = "berth_registry.wsgi:app"

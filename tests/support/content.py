@@ -338,17 +338,17 @@ def build_world(settings, db) -> CoreWorld:
     """A new core app over the test's ``db`` with the people and projects of :class:`CoreWorld`."""
     from berth_core.app import create_app
 
-    return _populate(create_app(settings, db=db), db)
+    return populate_world(create_app(settings, db=db), db)
 
 
 def world_on(core_app: tuple, db) -> CoreWorld:
     """Like :func:`build_world`, reusing an app from :func:`build_app` (much cheaper per test)."""
     app, routed = core_app
     routed.route(db)
-    return _populate(app, db)
+    return populate_world(app, db)
 
 
-def _populate(app, db) -> CoreWorld:
+def populate_world(app, db) -> CoreWorld:
     from berth_core.services import rbac
 
     hasher = app.extensions["berth.hasher"]

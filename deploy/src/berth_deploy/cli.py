@@ -204,10 +204,7 @@ def cmd_logs(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_prepare(config: Config, args: argparse.Namespace) -> int:
     if args.compose:
-        out = Path(args.compose).resolve()
-        database_url = config.database_url or "postgresql://postgres:berth@postgresql:5432/berth"
-        amqp_url = config.rabbitmq_url or "amqp://guest:guest@rabbitmq:5672/%2F"
-        prepared = prepare_compose(config, out, database_url, amqp_url)
+        prepared = prepare_compose(config, Path(args.compose).resolve())
     else:
         admin_url = config.database_url or infra.DEFAULT_POSTGRES_URL
         state = _infra_state(config)

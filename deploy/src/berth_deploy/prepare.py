@@ -26,6 +26,7 @@ import datetime as dt
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 from cryptography import x509
@@ -58,7 +59,8 @@ class Addresses:
     log_port: int
     core_url: str
     registry_url: str
-    log_address: str  # host:port the services send syslog to
+    log_address: str  # host:port of the collector (health checks)
+    syslog_address: str  # where services send their own log lines; "" when the runtime forwards stdout
     storage_root: str  # filesystem storage root as the registry and nginx see it
     secret_dir: str  # secrets as the services see them
     nginx_listen_http: str
@@ -87,6 +89,7 @@ def local_addresses(config: Config) -> Addresses:
         core_url=f"http://{_connect_host(config.internal_bind)}:{config.core_port}",
         registry_url=f"http://{_connect_host(config.internal_bind)}:{config.registry_port}",
         log_address=log_address,
+        syslog_address=log_address,
         storage_root=str(config.filesystem_root),
         secret_dir=str(config.secret_dir),
         nginx_listen_http=f"{config.http_bind}:{config.http_port}",
@@ -118,12 +121,14 @@ def compose_addresses(config: Config) -> Addresses:
         core_url=f"http://core:{COMPOSE_CORE_PORT}",
         registry_url=f"http://registry:{COMPOSE_REGISTRY_PORT}",
         log_address=f"log:{COMPOSE_LOG_PORT}",
+        # docker's syslog logging driver already forwards everything a container prints.
+        syslog_address="",
         storage_root=COMPOSE_STORAGE_ROOT,
         secret_dir=COMPOSE_SECRET_DIR,
         nginx_listen_http=str(COMPOSE_PROXY_HTTP_PORT),
         nginx_listen_https=str(COMPOSE_PROXY_HTTPS_PORT),
-        nginx_run_dir="/tmp/nginx",
-        nginx_log_syslog=f"log:{COMPOSE_LOG_PORT}",
+        nginx_run_dir="/tmp",
+        nginx_log_syslog="",
     )
 
 
@@ -199,7 +204,7 @@ def service_environments(config: Config, addr: Addresses, database_url: str, rab
         "REGISTRY_TOKEN_CERT_PATH": str(secret / "root.crt"),
         "REGISTRY_TOKEN_REALM": f"{config.external_url}/service/token",
         "REGISTRY_LOG_LEVEL": level,
-        "REGISTRY_SYSLOG_ADDRESS": addr.log_address,
+        "REGISTRY_SYSLOG_ADDRESS": addr.syslog_address,
     }
     if config.storage_type == "s3":
         registry.update(
@@ -230,7 +235,7 @@ def service_environments(config: Config, addr: Addresses, database_url: str, rab
         "CORE_ADMIN_INITIAL_PASSWORD": config.admin_password,
         "CORE_LOG_COLLECTOR_ADDRESS": addr.log_address,
         "CORE_LOG_LEVEL": level,
-        "CORE_SYSLOG_ADDRESS": addr.log_address,
+        "CORE_SYSLOG_ADDRESS": addr.syslog_address,
     }
     jobservice = {
         "JOBSERVICE_DATABASE_URL": database_url,
@@ -242,7 +247,7 @@ def service_environments(config: Config, addr: Addresses, database_url: str, rab
         "JOBSERVICE_UPLOAD_PURGING_AGE_HOURS": str(config.upload_purging_age_hours),
         "JOBSERVICE_UPLOAD_PURGING_INTERVAL_HOURS": str(config.upload_purging_interval_hours),
         "JOBSERVICE_LOG_LEVEL": level,
-        "JOBSERVICE_SYSLOG_ADDRESS": addr.log_address,
+        "JOBSERVICE_SYSLOG_ADDRESS": addr.syslog_address,
         # The jobservice deletes abandoned uploads through the registry's storage driver.
         **{k: v for k, v in registry.items() if k.startswith("REGISTRY_STORAGE")},
     }
@@ -299,19 +304,56 @@ def prepare_local(config: Config, database_url: str, rabbitmq_url: str) -> Prepa
     return _write(config.config_dir, config.secret_dir, config, addr, database_url, rabbitmq_url, tls_dir=None)
 
 
-def prepare_compose(config: Config, out_dir: Path, database_url: str, rabbitmq_url: str) -> Prepared:
-    """Render the compose target into ``out_dir`` (deploy/generated)."""
+def compose_backing_environments(database_url: str, rabbitmq_url: str) -> dict[str, dict[str, str]]:
+    """Environments of the postgres and rabbitmq images, derived from the URLs so they agree."""
+    db, mq = urlsplit(database_url), urlsplit(rabbitmq_url)
+    return {
+        "postgresql": {
+            "POSTGRES_USER": unquote(db.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(db.password or ""),
+            "POSTGRES_DB": unquote(db.path.lstrip("/") or "postgres"),
+        },
+        "rabbitmq": {
+            "RABBITMQ_DEFAULT_USER": unquote(mq.username or "guest"),
+            "RABBITMQ_DEFAULT_PASS": unquote(mq.password or "guest"),
+            "RABBITMQ_DEFAULT_VHOST": unquote(mq.path.lstrip("/") or "/"),
+        },
+    }
+
+
+def _generated_password(secret_dir: Path, name: str) -> str:
+    """A password created once and kept in ``secret_dir`` (URL-safe, so it fits in a URL as is)."""
+    path = secret_dir / name
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(24).encode())
+    return path.read_text().strip()
+
+
+def prepare_compose(config: Config, out_dir: Path) -> Prepared:
+    """Render the compose target into ``out_dir`` (deploy/generated).
+
+    Without a configured database or broker URL, compose's own postgresql and rabbitmq services
+    are used with passwords generated once and kept under ``secret/``.
+    """
     addr = compose_addresses(config)
     secret_dir = out_dir / "secret"
     ensure_secrets(secret_dir)
+    database_url = config.database_url or (
+        f"postgresql://berth:{_generated_password(secret_dir, 'database_password')}@postgresql:5432/berth"
+    )
+    rabbitmq_url = config.rabbitmq_url or f"amqp://berth:{_generated_password(secret_dir, 'rabbitmq_password')}@rabbitmq:5672/berth"
     tls_dir = None
+    tls = out_dir / "tls"  # always present: compose mounts it into the proxy
+    tls.mkdir(parents=True, exist_ok=True)
     if config.https_enabled:
-        tls = out_dir / "tls"
-        tls.mkdir(parents=True, exist_ok=True)
         (tls / "berth.crt").write_bytes(config.tls_certificate.read_bytes())
         _write_private(tls / "berth.key", config.tls_private_key.read_bytes())
         tls_dir = "/etc/berth/tls"
     prepared = _write(out_dir, secret_dir, config, addr, database_url, rabbitmq_url, tls_dir=tls_dir)
+    for name, values in compose_backing_environments(database_url, rabbitmq_url).items():
+        path = out_dir / "env" / f"{name}.env"
+        write_env_file(path, values)
+        prepared.env_files[name] = path
     _hand_to_container_user(prepared)
     return prepared
 

@@ -210,14 +210,16 @@ def test_delete_artifact_removes_tags_and_accessories_and_queues_event(world) ->
         assert count_rows(cur, "tags", "artifact_id = %(id)s", {"id": image.id}) == 0
         assert count_rows(cur, "blobs") == blobs  # left for garbage collection
         assert quota_used(cur, world.private) == other.size
-        (kind, payload), = outbox_events(cur, full)
-        cur.execute("SELECT operation, resource_type, resource, username FROM audit_log ORDER BY id DESC LIMIT 1")
-        audit = cur.fetchone()
+        ((kind, payload),) = outbox_events(cur, full)
+        cur.execute("SELECT operation, resource_type, resource, username FROM audit_log ORDER BY id DESC LIMIT 2")
+        audit = set(cur.fetchall())
     assert kind == "DELETE_ARTIFACT"
     assert payload["type"] == "DELETE_ARTIFACT" and isinstance(payload["occur_at"], int)
     assert {r["tag"] for r in payload["event_data"]["resources"]} == {"v1", "latest"}
     assert all(r["digest"] == image.digest for r in payload["event_data"]["resources"])
-    assert audit == ("delete", "artifact", f"{full}@{image.digest}", world.people["maintainer"].username)
+    who = world.people["maintainer"].username
+    assert audit == {("delete", "artifact", f"{full}:v1", who), ("delete", "artifact", f"{full}:latest", who)}
+    assert payload["event_data"]["repository"]["date_created"] > 0
     assert world.client.get(_url(world, suffix=f"/{image.digest}"), headers=world.headers("guest")).status_code == 404
 
 
@@ -302,8 +304,10 @@ def test_copy_by_tag_brings_tags_children_accessories_and_quota(world) -> None:
         assert quota_used(cur, world.private) > 0
         events = outbox_events(cur, f"{world.private.name}/dst/copy")
         assert [kind for kind, _ in events] == ["PUSH_ARTIFACT"]
-        cur.execute("SELECT operation, resource_type FROM audit_log ORDER BY id DESC LIMIT 1")
-        assert cur.fetchone() == ("create", "artifact")
+        cur.execute("SELECT operation, resource_type, resource, operation_description FROM audit_log ORDER BY id DESC LIMIT 2")
+        rows = cur.fetchall()
+    assert {r[2] for r in rows} == {f"{world.private.name}/dst/copy:v1", f"{world.private.name}/dst/copy:stable"}
+    assert all(r[:2] == ("push", "artifact") and r[3].startswith(f"copied from {world.public.name}/src@") for r in rows)
 
 
 def test_copy_by_digest_and_again_is_idempotent(world) -> None:

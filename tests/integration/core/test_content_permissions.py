@@ -6,6 +6,8 @@ answers 403 (401 for anonymous callers) and changes nothing.
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from support.content import ROLES, CoreWorld, build_app, core_settings, count_rows, make_project, push_accessory, push_image, world_on
@@ -138,3 +140,43 @@ def test_copy_needs_read_access_to_the_source(world) -> None:
     assert denied.status_code == 403
     allowed = world.client.post(f"{target}?from={world.public.name}/src/img:v1", headers=world.headers("developer"))
     assert allowed.status_code == 201, allowed.get_data(as_text=True)
+
+
+def test_robot_accounts_do_exactly_what_they_were_granted(world) -> None:
+    """A project robot acts on content only through its explicit grants (Harbor's robot v2)."""
+    from berth_core.db import robots as robots_db
+    from berth_core.db.robots import Grant
+
+    with world.cursor() as cur:
+        push_image(cur, world.private, "app", ["v1", "v2"])
+        hidden = make_project(cur, world.people["admin"])
+        push_image(cur, hidden, "app", ["v1"])
+        name = f"{world.private.name}+ci"
+        robot_id = robots_db.insert_robot(
+            cur,
+            name=name,
+            description="",
+            level="project",
+            project_id=world.private.project_id,
+            secret_hash=world.hasher.hash("Robot-secret-1"),
+            duration=-1,
+            expires_at=-1,
+            disabled=False,
+            creator_type="local",
+            creator_ref=world.people["admin"].user_id,
+        )
+        grants = [("artifact", "list"), ("artifact", "read"), ("tag", "delete"), ("repository", "pull")]
+        robots_db.replace_grants(
+            cur, robot_id, [Grant("project", world.private.name, world.private.project_id, res, act) for res, act in grants]
+        )
+    token = base64.b64encode(f"robot${name}:Robot-secret-1".encode()).decode()
+    robot = {"Authorization": f"Basic {token}"}
+    base = f"/api/v2.0/projects/{world.private.name}/repositories/app/artifacts"
+    assert world.client.get(base, headers=robot).status_code == 200
+    assert world.client.delete(f"{base}/v1/tags/v2", headers=robot).status_code == 200
+    assert world.client.delete(f"{base}/v1", headers=robot).status_code == 403  # no artifact delete grant
+    assert world.client.post(f"{base}/v1/tags", json={"name": "x"}, headers=robot).status_code == 403
+    other = f"/api/v2.0/projects/{hidden.name}/repositories/app/artifacts"
+    assert world.client.get(other, headers=robot).status_code == 403
+    with world.cursor() as cur:
+        assert count_rows(cur, "tags", "name = 'v2'") == 0 and count_rows(cur, "tags", "name = 'x'") == 0

@@ -9,6 +9,7 @@ database, filesystem storage, unique names, rows removed afterwards).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
+import psycopg2.pool
 import pytest
 from flask import Flask
 
@@ -76,6 +78,8 @@ class Registry:
     keys: TokenKeys
     project_id: int
     project: str
+    # Apps built by with_storage(); the fixture closes them (shared by every derived Registry).
+    derived: list[Flask] = dataclasses.field(default_factory=list)
 
     def repo(self, name: str | None = None) -> str:
         return f"{self.project}/{name or unique('repo')}"
@@ -96,6 +100,12 @@ class Registry:
         with self.db.transaction() as cur:
             cur.execute(query, params)
             return cur.fetchall() if cur.description else []
+
+    def with_storage(self, storage: StorageDriver) -> Registry:
+        """The same registry (settings, database, project) over another storage driver."""
+        app = create_app(self.app.extensions["berth.settings"], db=self.db, storage=storage)
+        self.derived.append(app)
+        return dataclasses.replace(self, app=app, storage=storage)
 
     def flush_pulls(self) -> int:
         return self.app.extensions["berth.pulls"].flush()
@@ -124,8 +134,10 @@ def registry(db: Any, database_url: str, token_keys: TokenKeys) -> Iterator[Regi
         project_id, name = make_project(cur)
     storage = factory.create("inmemory")
     app = create_app(settings_for(database_url, token_keys), db=db, storage=storage)
-    yield Registry(app, storage, db, token_keys, project_id, name)
-    app.extensions["berth.pulls"].close()
+    registry = Registry(app, storage, db, token_keys, project_id, name)
+    yield registry
+    for built in [app, *registry.derived]:
+        built.extensions["berth.pulls"].close()
 
 
 @pytest.fixture
@@ -172,7 +184,8 @@ def make_pooled(database_url: str, token_keys: TokenKeys, pooled_project: tuple[
     yield build
     for registry in built:
         registry.app.extensions["berth.pulls"].close()
-        registry.db.close()
+        with contextlib.suppress(psycopg2.pool.PoolError):  # a test may have closed it already
+            registry.db.close()
 
 
 @pytest.fixture

@@ -60,7 +60,9 @@ def test_good_references(ref: str) -> None:
     assert content.check_reference(ref) == ref
 
 
-@pytest.mark.parametrize("ref", ["", ".hidden", "-x", "a" * 129, "sha256:", "../x", "a/b", "tag with space", "sha256:zz!"])
+@pytest.mark.parametrize(
+    "ref", ["", ".hidden", "-x", "a" * 129, "sha256:", "../x", "a/b", "tag with space", "sha256:zz!", "t\u00e4g", "v1\n"]
+)
 def test_bad_references_are_400(ref: str) -> None:
     with pytest.raises(APIError) as err:
         content.check_reference(ref)

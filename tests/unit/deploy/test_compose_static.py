@@ -141,6 +141,7 @@ def test_proxy_is_nginx_without_root():
     assert "NGINX_IMAGE=nginx:1.27-alpine" in [value for keyword, value in instructions if keyword == "ARG"]
     assert [value for keyword, value in instructions if keyword == "USER"][-1] not in {"0", "root"}
     assert ("./generated/nginx/nginx.conf", "/etc/nginx/nginx.conf", "ro") in mounts(SERVICES["proxy"])
+    assert ("./generated/tls", "/etc/berth/tls", "ro") in mounts(SERVICES["proxy"])
 
 
 @pytest.mark.parametrize("name", list(CONTAINER_PORTS))

@@ -42,7 +42,7 @@ def test_every_rendered_environment_loads_in_its_service(config, tmp_path, targe
     if target == "local":
         prepared = prepare_local(config, "postgresql://postgres@127.0.0.1:5432/berth", "amqp://guest:guest@127.0.0.1:5672/%2F")
     else:
-        prepared = prepare_compose(config, tmp_path / "generated", "postgresql://p@postgresql/berth", "amqp://g:g@rabbitmq/%2F")
+        prepared = prepare_compose(config, tmp_path / "generated")
     for service, cls in SETTINGS.items():
         env = read_env_file(prepared.env_files[service])
         unknown = set(env) - known_env_names(cls) - GUNICORN_ONLY
@@ -65,7 +65,7 @@ def test_secrets_are_created_once_and_never_replaced(config):
 
 def test_a_certificate_that_does_not_match_the_key_is_refused(config, tmp_path):
     prepared = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
-    other = prepare_compose(config, tmp_path / "other", "postgresql://x@h/berth", "amqp://g:g@h/%2F")
+    other = prepare_compose(config, tmp_path / "other")
     (prepared.secret_dir / "root.crt").write_bytes((other.secret_dir / "root.crt").read_bytes())
     with pytest.raises(RuntimeError, match="does not belong to"):
         prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")

@@ -1,9 +1,9 @@
 """The collector: syslog over UDP and TCP on one port, in one asyncio thread, into per-service files.
 
-Every received message goes parse → line → file in the protocol callback; files are flushed once
+Every received message goes parse → line → file in the read callback; files are flushed once
 per event-loop turn, so a burst costs one flush and a lone message reaches the disk at once.
-Protocol callbacks never let an exception out: asyncio would close the transport (for UDP, the
-whole listener), and garbage from one sender must not stop the collector for everyone.
+The message path never lets an exception out: garbage from one sender must not close its
+connection, stop the UDP reader, or cost anyone else their lines.
 """
 
 from __future__ import annotations
@@ -138,6 +138,7 @@ class Collector:
             oldest.abort()
 
     def touch(self, connection: SyslogStreamProtocol) -> None:
+        """Note activity: the connection moves to the back of the drop order."""
         if connection in self.connections:
             self.connections.move_to_end(connection)
 

@@ -37,6 +37,8 @@ UNAVAILABLE = ErrorCode("UNAVAILABLE", 503, "service unavailable")
 PAGINATION_NUMBER_INVALID = ErrorCode("PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested")
 
 BY_STATUS = {
+    # werkzeug's only 400 here: a body that ended before its Content-Length (ClientDisconnected).
+    400: SIZE_INVALID,
     401: UNAUTHORIZED,
     403: DENIED,
     404: NAME_UNKNOWN,

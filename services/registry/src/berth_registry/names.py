@@ -94,6 +94,6 @@ def upload_id(value: str) -> uuid.UUID:
         parsed = uuid.UUID(value)
     except ValueError:
         raise InvalidUploadId(f"invalid upload id {value!r}") from None
-    if str(parsed) != value.lower():
+    if str(parsed) != value:  # only the canonical form we hand out
         raise InvalidUploadId(f"invalid upload id {value!r}")
     return parsed

@@ -131,8 +131,9 @@ def delete_metadata(cur, project_id: int, names: Collection[str]) -> int:
         "DELETE FROM project_metadata WHERE project_id = %(id)s AND name = ANY(%(names)s)",
         {"id": project_id, "names": list(names)},
     )
+    deleted = cur.rowcount
     touch(cur, project_id)
-    return cur.rowcount
+    return deleted
 
 
 def touch(cur, project_id: int) -> None:

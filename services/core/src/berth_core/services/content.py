@@ -38,7 +38,7 @@ DENIED = ErrorCode("DENIED", 403, "denied")
 # OCI distribution grammar (distribution/reference): path components and tags.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 MAX_REPOSITORY_NAME = 255
 MAX_DESCRIPTION = 65536
@@ -75,7 +75,7 @@ def repository_full_name(project: Project, raw: str) -> str:
     components and anything a path-traversal attempt could smuggle in. Raises 400.
     """
     name = unquote(raw)
-    if not name or len(name) > MAX_REPOSITORY_NAME or not REPOSITORY_RE.match(name):
+    if not name or len(name) > MAX_REPOSITORY_NAME or not REPOSITORY_RE.fullmatch(name):
         raise APIError(errors.BAD_REQUEST, f"invalid repository name {name[:255]!r}")
     full = f"{project.name}/{name}"
     if len(full) > MAX_REPOSITORY_NAME:
@@ -85,17 +85,17 @@ def repository_full_name(project: Project, raw: str) -> str:
 
 def check_reference(reference: str) -> str:
     """A digest or a tag; raises 400 for anything else."""
-    if is_digest(reference) or TAG_RE.match(reference):
+    if is_digest(reference) or TAG_RE.fullmatch(reference):
         return reference
     raise APIError(errors.BAD_REQUEST, f"invalid reference {reference[:255]!r}: expected a tag or a digest")
 
 
 def is_digest(reference: str) -> bool:
-    return ":" in reference and len(reference) <= 255 and bool(DIGEST_RE.match(reference))
+    return ":" in reference and len(reference) <= 255 and bool(DIGEST_RE.fullmatch(reference))
 
 
 def check_tag_name(name: object) -> str:
-    if not isinstance(name, str) or not TAG_RE.match(name):
+    if not isinstance(name, str) or not TAG_RE.fullmatch(name):
         raise APIError(errors.BAD_REQUEST, "tag name must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
     return name
 
@@ -178,6 +178,8 @@ def delete_repository(db: Database, sec: SecurityContext, project: Project, raw_
     full = repository_full_name(project, raw_name)
     with db.transaction() as cur:
         repository = _require_repository(cur, full)
+        # Quota row first, then content: the registry's lock order, so the two never deadlock.
+        content_db.lock_quota(cur, project.project_id)
         if not content_db.lock_repository(cur, repository.id):
             raise APIError(errors.NOT_FOUND, f"repository {full} not found")
         artifacts = content_db.list_repository_artifacts(cur, repository.id)
@@ -190,8 +192,8 @@ def delete_repository(db: Database, sec: SecurityContext, project: Project, raw_
         content_db.refresh_quota_usage(cur, project.project_id)
         for art in artifacts:
             if art.subject_digest is None and (art.id not in children or tags[art.id]):
-                _event(cur, "DELETE_ARTIFACT", sec, project, full, art.digest, [t.name for t in tags[art.id]], external_url)
-        _event(cur, "DELETE_REPOSITORY", sec, project, full, None, [], external_url)
+                _event(cur, "DELETE_ARTIFACT", sec, project, repository, art.digest, [t.name for t in tags[art.id]], external_url)
+        _event(cur, "DELETE_REPOSITORY", sec, project, repository, None, [], external_url)
         audit.record(
             cur,
             operation="delete",
@@ -267,6 +269,7 @@ def delete_artifact(
     with db.transaction() as cur:
         repository = _require_repository(cur, full)
         artifact = _require_artifact(cur, repository, reference)
+        content_db.lock_quota(cur, project.project_id)  # before content, as the registry does
         if not content_db.lock_artifact(cur, artifact.id):
             raise APIError(errors.NOT_FOUND, f"artifact {full}@{artifact.digest} not found")
         if content_db.parent_ids(cur, artifact.id):
@@ -277,16 +280,8 @@ def delete_artifact(
         content_db.unlink_unused_project_blobs(cur, project.project_id, blob_ids)
         content_db.refresh_quota_usage(cur, project.project_id)
         content_db.touch_repository(cur, repository.id)
-        _event(cur, "DELETE_ARTIFACT", sec, project, full, artifact.digest, root_tags, external_url)
-        audit.record(
-            cur,
-            operation="delete",
-            resource_type="artifact",
-            resource=f"{full}@{artifact.digest}",
-            username=sec.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-        )
+        _event(cur, "DELETE_ARTIFACT", sec, project, repository, artifact.digest, root_tags, external_url)
+        _audit_artifact(cur, "delete", sec, project, full, artifact.digest, root_tags, client_ip)
 
 
 def _delete_deeply(cur, artifact: Artifact, *, is_root: bool, blob_ids: set[int], depth: int) -> None:
@@ -334,7 +329,7 @@ def copy_artifact(
         source_artifact = _require_artifact(cur, _require_repository(cur, source_repo), source_ref)
         if source_artifact.subject_digest is not None:
             raise APIError(DENIED, "the operation isn't supported for an artifact accessory")
-        quota = content_db.lock_quota(cur, project.project_id)
+        quota = content_db.lock_quota(cur, project.project_id)  # before content, as the registry does
         target = content_db.insert_repository(cur, project_id=project.project_id, name=target_full)
         blob_ids: set[int] = set()
         copied = _copy_deeply(cur, source_artifact, project, target, blob_ids, depth=0)
@@ -352,17 +347,10 @@ def copy_artifact(
                     f" over its limit of {hard} bytes",
                 )
         content_db.touch_repository(cur, target.id)
-        _event(cur, "PUSH_ARTIFACT", sec, project, target_full, copied.digest, tags, external_url)
-        audit.record(
-            cur,
-            operation="create",
-            resource_type="artifact",
-            resource=f"{target_full}@{copied.digest}",
-            username=sec.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-            description=f"copied from {source_repo}@{source_artifact.digest}",
-        )
+        _event(cur, "PUSH_ARTIFACT", sec, project, target, copied.digest, tags, external_url)
+        # A copy lands like a push of the same artifact, and is recorded as one.
+        description = f"copied from {source_repo}@{source_artifact.digest}"
+        _audit_artifact(cur, "push", sec, project, target_full, copied.digest, tags, client_ip, description)
         return source_ref
 
 
@@ -373,8 +361,8 @@ def parse_source(source: str) -> tuple[str, str]:
         valid = is_digest(ref)
     else:
         repo, sep, ref = source.rpartition(":")
-        valid = bool(sep) and bool(TAG_RE.match(ref))
-    if not valid or "/" not in repo or len(repo) > MAX_REPOSITORY_NAME or not REPOSITORY_RE.match(repo.split("/", 1)[1]):
+        valid = bool(sep) and bool(TAG_RE.fullmatch(ref))
+    if not valid or "/" not in repo or len(repo) > MAX_REPOSITORY_NAME or not REPOSITORY_RE.fullmatch(repo.split("/", 1)[1]):
         raise APIError(errors.BAD_REQUEST, f"invalid from {source[:255]!r}: expected project/repository:tag or project/repository@digest")
     return repo, ref
 
@@ -450,7 +438,7 @@ def create_tag(
         if tag is None:
             raise APIError(errors.CONFLICT, f"tag {name} already exists in repository {full}")
         content_db.touch_repository(cur, repository.id)
-        _event(cur, "CREATE_TAG", sec, project, full, artifact.digest, [name], external_url)
+        _event(cur, "CREATE_TAG", sec, project, repository, artifact.digest, [name], external_url)
         audit.record(
             cur,
             operation="create",
@@ -477,7 +465,7 @@ def delete_tag(
         if tag is None or tag.artifact_id != artifact.id or not content_db.delete_tag(cur, tag.id):
             raise APIError(errors.NOT_FOUND, f"tag {name} attached to artifact {full}@{artifact.digest} not found")
         content_db.touch_repository(cur, repository.id)
-        _event(cur, "DELETE_TAG", sec, project, full, artifact.digest, [name], external_url)
+        _event(cur, "DELETE_TAG", sec, project, repository, artifact.digest, [name], external_url)
         audit.record(
             cur,
             operation="delete",
@@ -508,12 +496,17 @@ def list_accessories(
 # Events
 
 
+def _resource(full_name: str, digest: str, tag: str | None) -> str:
+    """Harbor's resource name: ``repo:tag``, or ``repo@digest`` without a tag."""
+    return f"{full_name}:{tag}" if tag else f"{full_name}@{digest}"
+
+
 def _event(
     cur,
     event_type: str,
     sec: SecurityContext,
     project: Project,
-    full_name: str,
+    repository: Repository,
     digest: str | None,
     tags: list[str],
     external_url: str,
@@ -521,11 +514,12 @@ def _event(
     """Queue an event with the payload the registry writes for pushes and deletes (Harbor's
     webhook shape): one resource per tag, or one untagged resource for a bare digest."""
     host = urlsplit(external_url).netloc or external_url
+    full_name = repository.name
     resources = []
     if digest is not None:
-        for tag in tags or [None]:
-            target = f"{full_name}:{tag}" if tag else f"{full_name}@{digest}"
-            resources.append({"digest": digest, "tag": tag or "", "resource_url": f"{host}/{target}"})
+        resources = [
+            {"digest": digest, "tag": tag or "", "resource_url": f"{host}/{_resource(full_name, digest, tag)}"} for tag in tags or [None]
+        ]
     namespace, _, name = full_name.partition("/")
     payload = {
         "type": event_type,
@@ -534,6 +528,7 @@ def _event(
         "event_data": {
             "resources": resources,
             "repository": {
+                "date_created": int(repository.creation_time.timestamp()),
                 "name": name,
                 "namespace": namespace,
                 "repo_full_name": full_name,
@@ -542,3 +537,28 @@ def _event(
         },
     }
     content_db.add_event(cur, event_type=event_type, ordering_key=full_name, payload=payload)
+
+
+def _audit_artifact(
+    cur,
+    operation: str,
+    sec: SecurityContext,
+    project: Project,
+    full_name: str,
+    digest: str,
+    tags: list[str],
+    client_ip: str,
+    description: str = "",
+) -> None:
+    """One audit row per tag, or one for the digest without tags (as the registry records)."""
+    for tag in tags or [None]:
+        audit.record(
+            cur,
+            operation=operation,
+            resource_type="artifact",
+            resource=_resource(full_name, digest, tag),
+            username=sec.username or "",
+            project_id=project.project_id,
+            client_ip=client_ip,
+            description=description,
+        )

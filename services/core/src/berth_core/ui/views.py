@@ -9,7 +9,7 @@ can never run.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, send_file
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file
 
 from berth_core.services.security import current_security
 from berth_core.ui.assets import asset_version, content_type, resolve_asset
@@ -38,6 +38,11 @@ SIGN_IN_PATH = "/account/sign-in"
 HOME_PATH = "/harbor/projects"
 # Versioned assets never change under the same URL, so browsers may keep them for a year.
 _ASSET_CACHE = "public, max-age=31536000, immutable"
+
+
+# The UI marks its API calls with this header (the convention of browser scripts).
+UI_CALL_HEADER = "X-Requested-With"
+UI_CALL_VALUE = "XMLHttpRequest"
 
 
 @bp.record_once
@@ -78,4 +83,18 @@ def asset(version: str, filename: str) -> Response:
     response = send_file(path, conditional=True, etag=True)
     response.headers["Content-Type"] = content_type(path)
     response.headers["Cache-Control"] = _ASSET_CACHE
+    return response
+
+
+@bp.after_app_request
+def _no_browser_challenge(response: Response) -> Response:
+    """Drop the Basic challenge from 401 answers to the UI's own calls.
+
+    A ``WWW-Authenticate: Basic`` header makes the browser open its native password dialog and
+    hold the page's request until it is answered. The UI handles a 401 itself (its sign-in page,
+    and back there when a session times out), so its calls, marked with X-Requested-With, get
+    the 401 without the challenge; every other client keeps it.
+    """
+    if response.status_code == 401 and request.headers.get(UI_CALL_HEADER) == UI_CALL_VALUE:
+        response.headers.pop("WWW-Authenticate", None)
     return response

@@ -126,7 +126,10 @@ class TaskLogger:
         stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         extra = "".join(f" {key}={value}" for key, value in fields.items())
         line = f"{stamp} [{level.upper()}] {message}{extra}"
-        getattr(_log, level)("job_log", task_id=self._task_id, job_type=self._job_type, message=message, **fields)
+        # The task's identity wins over same-named fields; "event" is structlog's own argument.
+        bound = {("field_event" if key == "event" else key): value for key, value in fields.items()}
+        bound.update(task_id=self._task_id, job_type=self._job_type, message=message)
+        getattr(_log, level)("job_log", **bound)
         try:
             with self._db.transaction() as cur:
                 tasks_db.append_log(cur, self._task_id, line)

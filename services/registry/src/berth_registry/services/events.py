@@ -223,6 +223,7 @@ class PullRecorder:
 
     def close(self) -> None:
         """Stop the thread and write what is left (registered with atexit)."""
+        atexit.unregister(self.close)
         self._stopped = True
         self._wake.set()
         thread = self._thread

@@ -71,7 +71,9 @@ async function errorFrom(response) {
  * Returns {data, response}; throws ApiError.
  */
 export async function request(method, path, options = {}) {
-  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  // X-Requested-With: the server then answers 401 without a Basic challenge, which would make
+  // the browser open its own password dialog instead of letting this app show its sign-in page.
+  const headers = { Accept: "application/json", "X-Requested-With": "XMLHttpRequest", ...(options.headers || {}) };
   let body;
   if (options.form) {
     body = new URLSearchParams(options.form);

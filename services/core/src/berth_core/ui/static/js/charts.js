@@ -33,7 +33,7 @@ function niceStep(max, ticks) {
  * Grouped bars: labels along x (one group each), one bar per series in each group.
  * series: [{name, values: [numbers], className}]. Returns a figure with the SVG and a legend.
  */
-export function barChart({ labels, series, title, width = 760, height = 260 }) {
+export function barChart({ labels, series, title, width = 760, height = 220 }) {
   const margin = { top: 14, right: 12, bottom: 30, left: 44 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
@@ -43,7 +43,8 @@ export function barChart({ labels, series, title, width = 760, height = 260 }) {
   const y = (value) => margin.top + plotH - (value / top) * plotH;
   const groupW = plotW / Math.max(1, labels.length);
   const barW = Math.max(2, Math.min(18, (groupW * 0.7) / series.length));
-  const labelEvery = Math.max(1, Math.ceil(labels.length / 10));
+  // Roughly one date label per 70 pixels, so labels never overlap.
+  const labelEvery = Math.max(1, Math.ceil(labels.length / Math.max(2, Math.floor(plotW / 70))));
 
   const grid = [];
   for (let value = 0; value <= top; value += step) {
