@@ -49,6 +49,7 @@ def _infra_state(config: Config) -> dict:
 
 
 def _save_infra_state(config: Config, state: dict) -> None:
+    config.data_volume.mkdir(parents=True, exist_ok=True)
     (config.data_volume / "infra.json").write_text(json.dumps(state, indent=2))
 
 
@@ -124,6 +125,7 @@ def cmd_up(config: Config, args: argparse.Namespace) -> int:
     plan.write_text(json.dumps({"run_dir": str(config.run_dir), "programs": programs}, indent=2))
     os.chmod(plan, 0o600)
     (config.run_dir / "ready").unlink(missing_ok=True)
+    config.log_location.mkdir(parents=True, exist_ok=True)
     supervisor_log = config.log_location / "supervisor.out"
     with open(supervisor_log, "ab") as log:
         process = subprocess.Popen(
