@@ -86,6 +86,8 @@ def start_systems(options: Options, workdir: Path, cleanup: contextlib.ExitStack
             distribution = Distribution(workdir / "distribution-noauth")
             cleanup.callback(distribution.stop)
             distribution.start(None, None)
+        if distribution.token_challenge is not None:
+            notes.append("server CPU counts Berth's registry, core (token service included) and nginx, but only distribution's own process")
         if distribution.token_challenge is None:
             if berth is None:
                 notes.append("distribution ran WITHOUT auth (Berth not started, so no token service to trust)")

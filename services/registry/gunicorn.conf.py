@@ -14,3 +14,11 @@ keepalive = 75
 control_socket_disable = True
 accesslog = None  # the app logs one JSON line per request
 wsgi_app = "berth_registry.wsgi:app"
+
+
+def worker_exit(server, worker):
+    """Write the pull events a stopping worker still buffers (atexit would too; this is explicit)."""
+    app = getattr(worker, "wsgi", None)
+    pulls = getattr(app, "extensions", {}).get("berth.pulls")
+    if pulls is not None:
+        pulls.close()

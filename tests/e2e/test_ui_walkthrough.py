@@ -11,41 +11,20 @@ Screenshots of each main page go to tests/artifacts/screenshots/.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
-from support.browser import PHONE, chromium, open_page  # noqa: F401 (chromium is a fixture)
+from support.browser import PHONE, Api, chromium, open_page  # noqa: F401 (chromium is a fixture)
 from support.stack import ADMIN_PASSWORD, Stack
 
 PROJECT = "test_project"
 USER, USER_PASSWORD = "test", "Test12345"
 IMAGE_REPO, IMAGE_TAG = "cirros", "v2"
-
-
-class Api:
-    """A signed-in REST client (session cookie + CSRF header), for checking what the UI did."""
-
-    def __init__(self, url: str, username: str, password: str) -> None:
-        self.url = url.rstrip("/")
-        self.session = requests.Session()
-        response = self.session.post(f"{self.url}/c/login", data={"principal": username, "password": password}, timeout=30)
-        response.raise_for_status()
-        self.session.headers["X-Harbor-CSRF-Token"] = response.headers["X-Harbor-CSRF-Token"]
-
-    def get(self, path: str, **params) -> requests.Response:
-        return self.session.get(f"{self.url}/api/v2.0{path}", params=params, timeout=30)
-
-    def json(self, path: str, **params):
-        response = self.get(path, **params)
-        response.raise_for_status()
-        return response.json()
-
-    def delete(self, path: str) -> requests.Response:
-        return self.session.delete(f"{self.url}/api/v2.0{path}", timeout=30)
 
 
 def remove_leftovers(api: Api) -> None:
@@ -64,7 +43,9 @@ def podman_push(stack: Stack, work: Path) -> str:
     """Build a one-file image with buildah and push it as ``test`` with podman; returns the
     reference pushed. Storage, run state and credentials stay in ``work``."""
     (work / "hello.txt").write_text("hello from the Berth UI walkthrough\n")
-    storage = ["--root", str(work / "storage"), "--runroot", str(work / "run"), "--storage-driver", "vfs"]
+    # podman refuses a run root longer than 50 characters: pytest's tmp_path is too long.
+    runroot = Path(tempfile.mkdtemp(prefix="bui-", dir="/tmp"))
+    storage = ["--root", str(work / "storage"), "--runroot", str(runroot), "--storage-driver", "vfs"]
     reference = f"{stack.registry_host}/{PROJECT}/{IMAGE_REPO}:{IMAGE_TAG}"
     auth = ["--authfile", str(work / "auth.json")]
 
@@ -73,12 +54,15 @@ def podman_push(stack: Stack, work: Path) -> str:
         assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout.strip()
 
-    container = run("buildah", *storage, "from", "scratch")
-    run("buildah", *storage, "copy", container, str(work / "hello.txt"), "/hello.txt")
-    run("buildah", *storage, "config", "--os", "linux", "--arch", "amd64", "--cmd", "/hello.txt", container)
-    run("buildah", *storage, "commit", "--quiet", container, reference)
-    run("podman", *storage, "login", "--tls-verify=false", *auth, "-u", USER, "-p", USER_PASSWORD, stack.registry_host)
-    run("podman", *storage, "push", "--tls-verify=false", *auth, reference)
+    try:
+        container = run("buildah", *storage, "from", "scratch")
+        run("buildah", *storage, "copy", container, str(work / "hello.txt"), "/hello.txt")
+        run("buildah", *storage, "config", "--os", "linux", "--arch", "amd64", "--cmd", "/hello.txt", container)
+        run("buildah", *storage, "commit", "--quiet", container, reference)
+        run("podman", *storage, "login", "--tls-verify=false", *auth, "-u", USER, "-p", USER_PASSWORD, stack.registry_host)
+        run("podman", *storage, "push", "--tls-verify=false", *auth, reference)
+    finally:
+        shutil.rmtree(runroot, ignore_errors=True)
     return reference
 
 
@@ -245,7 +229,7 @@ def test_walkthrough_admin_then_developer(stack: Stack, chromium, tmp_path: Path
         expect(page.locator(".sidenav")).not_to_be_in_viewport()
         ui.screenshot("22-phone-projects")
         page.get_by_role("button", name="Show or hide navigation").click()
-        expect(page.locator(".sidenav")).to_be_in_viewport()
+        expect(page.locator(".sidenav")).to_be_in_viewport(ratio=1)
         ui.screenshot("23-phone-navigation", full_page=False)
         page.locator(".sidenav").get_by_role("link", name="Projects").click()
         expect(page.locator(".sidenav")).not_to_be_in_viewport()

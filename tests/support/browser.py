@@ -6,6 +6,9 @@ each run a fresh temporary profile (Playwright creates and deletes the user-data
 JavaScript error or Content-Security-Policy violation, and save screenshots to
 ``tests/artifacts/screenshots/`` (gitignored) so a person can look at each main page.
 
+``Api`` is the REST side of a UI test: it checks what the server holds after each UI action, so a
+test cannot pass on what the page merely drew.
+
 Use the ``chromium`` fixture (import it into the test module) and ``open_page``::
 
     def test_x(chromium, stack):
@@ -22,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -42,15 +46,33 @@ PHONE = {"width": 390, "height": 844}
 _EXPECTED_CONSOLE = re.compile(r"Failed to load resource")
 
 
+class _Shared:
+    """The one Playwright driver and browser of this process.
+
+    Each test module imports the fixture, so pytest sees one session fixture per module; they
+    must share one driver, because Playwright's sync API allows a single driver per thread.
+    """
+
+    playwright: Playwright | None = None
+    browser: Browser | None = None
+    users = 0
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
-    """One headless Chromium per test session; each page gets its own fresh context."""
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """One headless Chromium per test process; each page gets its own fresh context."""
+    if _Shared.users == 0:
+        _Shared.playwright = sync_playwright().start()
+        _Shared.browser = launch(_Shared.playwright)
+    _Shared.users += 1
+    try:
+        yield _Shared.browser
+    finally:
+        _Shared.users -= 1
+        if _Shared.users == 0:
+            _Shared.browser.close()
+            _Shared.playwright.stop()
+            _Shared.browser = _Shared.playwright = None
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -76,9 +98,12 @@ class UiPage:
         self.settle()
 
     def settle(self) -> None:
-        """Wait until the app has drawn the page and no table is still loading."""
+        """Wait until the app has drawn the page and nothing on it is still loading.
+
+        The app marks #app aria-busy while a page draws and shows .loading / .is-loading while
+        parts of it fetch; network idleness says nothing after in-app (pushState) navigation.
+        """
         self.page.locator("#app:not([aria-busy])").wait_for()
-        self.page.wait_for_load_state("networkidle")
         expect(self.page.locator(".table-wrap.is-loading, .loading")).to_have_count(0)
 
     def sign_in(self, username: str, password: str) -> None:
@@ -118,3 +143,33 @@ def open_page(browser: Browser, base_url: str, *, viewport: dict | None = None, 
         yield UiPage(context.new_page(), base_url)
     finally:
         context.close()
+
+
+class Api:
+    """A signed-in REST client (session cookie + CSRF header) for setting up and checking UI tests."""
+
+    def __init__(self, url: str, username: str, password: str) -> None:
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        response = self.session.post(f"{self.url}/c/login", data={"principal": username, "password": password}, timeout=30)
+        response.raise_for_status()
+        self.session.headers["X-Harbor-CSRF-Token"] = response.headers["X-Harbor-CSRF-Token"]
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, f"{self.url}/api/v2.0{path}", timeout=30, **kwargs)
+
+    def get(self, path: str, **params) -> requests.Response:
+        return self.request("GET", path, params=params)
+
+    def json(self, path: str, **params):
+        response = self.get(path, **params)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict) -> requests.Response:
+        response = self.request("POST", path, json=body)
+        response.raise_for_status()
+        return response
+
+    def delete(self, path: str) -> requests.Response:
+        return self.request("DELETE", path)

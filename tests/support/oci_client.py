@@ -304,7 +304,9 @@ class OCIClient:
             assert reply.headers.get("Location", "").endswith(f"/v2/{repo}/manifests/{digest}"), reply.headers
         return reply
 
-    def get_manifest(self, repo: str, reference: str, accept: Iterable[str] = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)) -> Reply:
+    def get_manifest(
+        self, repo: str, reference: str, accept: Iterable[str] = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
+    ) -> Reply:
         return self.request("GET", f"/v2/{repo}/manifests/{reference}", headers={"Accept": ", ".join(accept)})
 
     def head_manifest(self, repo: str, reference: str) -> Reply:
@@ -327,11 +329,25 @@ class OCIClient:
         """Push layers, config and a manifest (tag or, without one, digest); returns (digest, bytes)."""
         docker = media_type == DOCKER_MANIFEST
         layers = list(layers)
-        config = config if config is not None else json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        config = (
+            config
+            if config is not None
+            else json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        )
         layer_descriptors = []
         for layer in layers:
-            layer_descriptors.append({"mediaType": DOCKER_LAYER if docker else OCI_LAYER, "digest": self.push_blob(repo, layer, method=method), "size": len(layer)})
-        config_descriptor = {"mediaType": DOCKER_CONFIG if docker else OCI_CONFIG, "digest": self.push_blob(repo, config, method=method), "size": len(config)}
+            layer_descriptors.append(
+                {
+                    "mediaType": DOCKER_LAYER if docker else OCI_LAYER,
+                    "digest": self.push_blob(repo, layer, method=method),
+                    "size": len(layer),
+                }
+            )
+        config_descriptor = {
+            "mediaType": DOCKER_CONFIG if docker else OCI_CONFIG,
+            "digest": self.push_blob(repo, config, method=method),
+            "size": len(config),
+        }
         manifest = {"schemaVersion": 2, "mediaType": media_type, "config": config_descriptor, "layers": layer_descriptors, **(extra or {})}
         body = json.dumps(manifest).encode()
         digest = digest_of(body)

@@ -65,7 +65,9 @@ def test_throttle_locks_out_after_failures_per_client(world) -> None:
     elsewhere = world.client.get("/api/v2.0/users/current", headers={**basic(person.username, person.password), "X-Real-IP": "10.0.0.2"})
     assert elsewhere.status_code == 200
     with world.cursor() as cur:
-        assert count_rows(cur, "audit_log", "operation = 'login' AND NOT operation_result AND username = %(u)s", {"u": person.username}) == 3
+        assert (
+            count_rows(cur, "audit_log", "operation = 'login' AND NOT operation_result AND username = %(u)s", {"u": person.username}) == 3
+        )
 
 
 def test_success_resets_the_failure_count(world) -> None:

@@ -34,8 +34,11 @@ def test_get_shape_and_defaults(world) -> None:
     response = world.client.get(URL, headers=world.headers("admin"))
     assert response.status_code == 200
     items = response.get_json()
-    for name in ("auth_mode", "self_registration", "token_expiration", "project_creation_restriction", "robot_token_duration",
-                 "robot_name_prefix", "read_only", "storage_per_project", "ldap_url", "ldap_scope", "audit_log_forward_endpoint"):  # fmt: skip
+    names = (
+        "auth_mode", "self_registration", "token_expiration", "project_creation_restriction", "robot_token_duration",
+        "robot_name_prefix", "read_only", "storage_per_project", "ldap_url", "ldap_scope", "audit_log_forward_endpoint",
+    )  # fmt: skip
+    for name in names:
         assert set(items[name]) == {"value", "editable"}, name
     assert items["auth_mode"]["value"] == "db_auth"
     assert items["token_expiration"]["value"] == 30

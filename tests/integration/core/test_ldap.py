@@ -66,7 +66,14 @@ def test_first_login_onboards_the_user_and_its_groups(world, directory) -> None:
 
 @pytest.mark.parametrize(
     "username,password",
-    [("alice", "wrong"), ("alice", ""), ("nobody", "whatever1A"), ("*", "Alice-Secret-1"), ("alice)(uid=*", "Alice-Secret-1"), ("bob", PASSWORDS["alice"])],
+    [
+        ("alice", "wrong"),
+        ("alice", ""),
+        ("nobody", "whatever1A"),
+        ("*", "Alice-Secret-1"),
+        ("alice)(uid=*", "Alice-Secret-1"),
+        ("bob", PASSWORDS["alice"]),
+    ],
 )
 def test_bad_ldap_credentials(world, username: str, password: str) -> None:
     response = world.client.get("/api/v2.0/users/current", headers=basic(username, password))
@@ -126,7 +133,9 @@ def test_user_member_by_name_is_onboarded_from_ldap(world) -> None:
     assert world.client.post(members_url, json=body, headers=world.headers("project_admin")).status_code == 201
     with world.cursor() as cur:
         assert count_rows(cur, "users", "username = 'bob' AND auth_source = 'ldap'") == 1
-    missing = world.client.post(members_url, json={"role_id": 3, "member_user": {"username": "zed"}}, headers=world.headers("project_admin"))
+    missing = world.client.post(
+        members_url, json={"role_id": 3, "member_user": {"username": "zed"}}, headers=world.headers("project_admin")
+    )
     assert missing.status_code == 404
 
 
@@ -202,7 +211,9 @@ def test_usergroups_api(world, directory) -> None:
     assert group == {"id": group["id"], "group_name": "ops", "group_type": 1, "ldap_group_dn": directory.group_dn("ops")}
     duplicate = world.client.post("/api/v2.0/usergroups", json={"group_type": 1, "ldap_group_dn": directory.group_dn("ops")}, headers=admin)
     assert duplicate.status_code == 409
-    missing = world.client.post("/api/v2.0/usergroups", json={"group_type": 1, "ldap_group_dn": f"cn=nope,{directory.groups_dn}"}, headers=admin)
+    missing = world.client.post(
+        "/api/v2.0/usergroups", json={"group_type": 1, "ldap_group_dn": f"cn=nope,{directory.groups_dn}"}, headers=admin
+    )
     assert missing.status_code == 400
     assert world.client.post("/api/v2.0/usergroups", json={"group_type": 2, "group_name": "http"}, headers=admin).status_code == 400
     assert world.client.post("/api/v2.0/usergroups", json={"group_type": 1}, headers=admin).status_code == 400

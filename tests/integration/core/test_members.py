@@ -58,7 +58,12 @@ def test_add_user_with_each_role_and_it_takes_effect(world, role_id: int) -> Non
     project = world.client.get(f"/api/v2.0/projects/{world.private.project_id}", headers=auth).get_json()
     assert project["current_user_role_id"] == role_id
     with world.cursor() as cur:
-        assert count_rows(cur, "audit_log", "resource_type = 'member' AND operation = 'create' AND resource LIKE %(r)s", {"r": f"%{person.username}"}) == 1
+        assert (
+            count_rows(
+                cur, "audit_log", "resource_type = 'member' AND operation = 'create' AND resource LIKE %(r)s", {"r": f"%{person.username}"}
+            )
+            == 1
+        )
 
 
 def test_add_by_user_id_conflict_and_bad_input(world) -> None:

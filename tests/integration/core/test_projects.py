@@ -262,7 +262,9 @@ def test_summary(world) -> None:
     assert summary["quota"]["hard"] == {"storage": -1} and summary["quota"]["used"]["storage"] > 0
     limited = world.client.get(f"/api/v2.0/projects/{world.private.project_id}/summary", headers=world.headers("limited_guest")).get_json()
     assert "guest_count" not in limited and "quota" in limited
-    assert world.client.get(f"/api/v2.0/projects/{world.private.project_id}/summary", headers=world.headers("non_member")).status_code == 403
+    assert (
+        world.client.get(f"/api/v2.0/projects/{world.private.project_id}/summary", headers=world.headers("non_member")).status_code == 403
+    )
 
 
 def test_metadata_endpoints(world) -> None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jwt
-import psycopg2
 import pytest
 
-from berth_common.db import SingleConnection
+from berth_core.db import members as members_db
 from support.content import build_world, core_settings, make_user, unique
 
 # resource | Project Admin | Maintainer | Developer | Guest | Limited Guest
@@ -86,27 +85,15 @@ def settings(tmp_path_factory, database_url):
     return core_settings(tmp_path_factory.mktemp("keys"), database_url)
 
 
-@pytest.fixture(scope="module")
-def shared_world(settings, database_url):
-    """One world for the read-only checks of this module, rolled back at the end."""
-    conn = psycopg2.connect(database_url)
-    try:
-        world = build_world(settings, SingleConnection(conn))
-        with world.cursor() as cur:
-            for role, role_id in zip(ROLES, (1, 4, 2, 3, 5), strict=True):
-                cur.execute(
-                    "INSERT INTO project_members (project_id, entity_id, entity_type, role) VALUES (%s, %s, 'u', %s)",
-                    (world.public.project_id, world.people[role].user_id, role_id),
-                )
-        yield world
-    finally:
-        conn.rollback()
-        conn.close()
-
-
 @pytest.fixture
 def world(settings, db):
-    return build_world(settings, db)
+    """The content tests' world; the five roles are also members of the public project, so
+    the public-project rules are checked on top of a role, and alone for outsiders."""
+    world = build_world(settings, db)
+    with world.cursor() as cur:
+        for role, role_id in zip(ROLES, (1, 4, 2, 3, 5), strict=True):
+            members_db.add_member(cur, world.public.project_id, world.people[role].user_id, "u", role_id)
+    return world
 
 
 def test_reference_table_parsed_completely() -> None:
@@ -118,11 +105,10 @@ def test_reference_table_parsed_completely() -> None:
 # --- 1. the permission list, every cell --------------------------------------------------------
 
 
-@pytest.mark.parametrize("resource", RESOURCES)
 @pytest.mark.parametrize("who", PRINCIPALS)
 @pytest.mark.parametrize("visibility", ["private", "public"])
-def test_permission_cells(shared_world, who: str, resource: str, visibility: str) -> None:
-    world = shared_world
+def test_permission_cells(world, who: str, visibility: str) -> None:
+    """Each (resource, action) cell for this principal: granted exactly when the table says."""
     project = world.private if visibility == "private" else world.public
     response = world.client.get(
         f"/api/v2.0/users/current/permissions?scope=/project/{project.project_id}&relative=true", headers=world.headers(who)
@@ -131,14 +117,14 @@ def test_permission_cells(shared_world, who: str, resource: str, visibility: str
         assert response.status_code == 401
         return
     assert response.status_code == 200
-    granted = {(p["resource"], p["action"]) for p in response.get_json() if p["resource"] == resource}
-    # On the public project the five roles are members too (see shared_world).
-    want = {pair for pair in expected_for(who, visibility == "public") if pair[0] == resource}
-    assert granted == want
+    granted = {(p["resource"], p["action"]) for p in response.get_json()}
+    want = expected_for(who, visibility == "public")
+    wrong = {cell: (cell in granted) for cell in EVERY_PAIR if (cell in granted) != (cell in want)}
+    assert not wrong, f"cells granted wrongly (True) or missing (False): {wrong}"
+    assert granted <= set(EVERY_PAIR)
 
 
-def test_permissions_absolute_and_system_scope(shared_world) -> None:
-    world = shared_world
+def test_permissions_absolute_and_system_scope(world) -> None:
     project_id = world.private.project_id
     body = world.client.get(f"/api/v2.0/users/current/permissions?scope=/project/{project_id}", headers=world.headers("guest")).get_json()
     assert {"resource": f"/project/{project_id}/repository", "action": "pull"} in body
@@ -163,9 +149,11 @@ def _api_cases(world) -> list[tuple[tuple[str, str], Callable]]:
         with world.cursor() as cur:
             return make_user(cur, world.hasher)
 
+    def member_body() -> dict:
+        return {"role_id": 3, "member_user": {"user_id": fresh_user().user_id}}
+
     def fresh_member() -> int:
-        person = fresh_user()
-        response = world.client.post(f"{base}/members", json={"role_id": 3, "member_user": {"user_id": person.user_id}}, headers=admin)
+        response = world.client.post(f"{base}/members", json=member_body(), headers=admin)
         return int(response.headers["Location"].rsplit("/", 1)[1])
 
     def fresh_robot() -> int:
@@ -195,7 +183,7 @@ def _api_cases(world) -> list[tuple[tuple[str, str], Callable]]:
         (("project", "read"), lambda h: world.client.get(f"{base}/summary", headers=h)),
         (("member", "list"), lambda h: world.client.get(f"{base}/members", headers=h)),
         (("member", "read"), lambda h: world.client.get(f"{base}/members/{fresh_member()}", headers=h)),
-        (("member", "create"), lambda h: world.client.post(f"{base}/members", json={"role_id": 3, "member_user": {"user_id": fresh_user().user_id}}, headers=h)),
+        (("member", "create"), lambda h: world.client.post(f"{base}/members", json=member_body(), headers=h)),
         (("member", "update"), lambda h: world.client.put(f"{base}/members/{fresh_member()}", json={"role_id": 2}, headers=h)),
         (("member", "delete"), lambda h: world.client.delete(f"{base}/members/{fresh_member()}", headers=h)),
         (("metadata", "read"), lambda h: world.client.get(f"{base}/metadatas/", headers=h)),
@@ -218,10 +206,8 @@ def test_api_endpoints_follow_the_matrix(world, who: str) -> None:
     failures = []
     for permission, call in _api_cases(world):
         response = call(world.headers(who))
-        if permission in allowed:
-            ok = response.status_code < 300
-        else:
-            ok = response.status_code == (401 if who == "anonymous" else 403)
+        denied = 401 if who == "anonymous" else 403
+        ok = response.status_code < 300 if permission in allowed else response.status_code == denied
         if not ok:
             failures.append((permission, response.status_code, response.get_data(as_text=True)[:200]))
     assert not failures
@@ -235,8 +221,7 @@ TOKEN_ACTIONS = {"pull": ("repository", "pull"), "push": ("repository", "push"),
 
 @pytest.mark.parametrize("who", PRINCIPALS)
 @pytest.mark.parametrize("visibility", ["private", "public"])
-def test_token_scopes_follow_the_matrix(shared_world, who: str, visibility: str) -> None:
-    world = shared_world
+def test_token_scopes_follow_the_matrix(world, who: str, visibility: str) -> None:
     project = world.private if visibility == "private" else world.public
     scope = f"repository:{project.name}/some/repo:pull,push,delete,*"
     response = world.client.get("/service/token", query_string={"service": "berth-registry", "scope": scope}, headers=world.headers(who))
@@ -247,4 +232,3 @@ def test_token_scopes_follow_the_matrix(shared_world, who: str, visibility: str)
     if len(want) == 3:
         want.append("*")
     assert actions == want
-

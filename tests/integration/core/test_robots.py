@@ -29,9 +29,7 @@ def project_robot(world, name: str = "ci", access=(("repository", "pull"),), **e
     return {
         "name": name,
         "level": "project",
-        "permissions": [
-            {"kind": "project", "namespace": world.private.name, "access": [{"resource": r, "action": a} for r, a in access]}
-        ],
+        "permissions": [{"kind": "project", "namespace": world.private.name, "access": [{"resource": r, "action": a} for r, a in access]}],
         **extra,
     }
 
@@ -60,7 +58,10 @@ def test_create_project_robot_secret_shown_once(world) -> None:
         cur.execute("SELECT secret_hash FROM robots WHERE id = %s", (created["id"],))
         stored = cur.fetchone()[0]
         assert stored.startswith("$argon2id$") and created["secret"] not in stored
-        assert count_rows(cur, "audit_log", "resource_type = 'robot' AND operation = 'create' AND resource = %(n)s", {"n": created["name"]}) == 1
+        assert (
+            count_rows(cur, "audit_log", "resource_type = 'robot' AND operation = 'create' AND resource = %(n)s", {"n": created["name"]})
+            == 1
+        )
     # The robot authenticates on the API with its secret.
     me = basic(created["name"], created["secret"])
     listed = world.client.get("/api/v2.0/projects?page_size=100", headers=me)
@@ -74,7 +75,11 @@ def test_who_may_create_robots(world) -> None:
     assert create(world, project_robot(world, "a"), who="maintainer").status_code == 403
     assert create(world, project_robot(world, "a"), who="non_member").status_code == 403
     assert create(world, project_robot(world, "a"), who="anonymous").status_code == 401
-    system = {"name": "sys", "level": "system", "permissions": [{"kind": "system", "namespace": "/", "access": [{"resource": "catalog", "action": "read"}]}]}
+    system = {
+        "name": "sys",
+        "level": "system",
+        "permissions": [{"kind": "system", "namespace": "/", "access": [{"resource": "catalog", "action": "read"}]}],
+    }
     assert create(world, system, who="project_admin").status_code == 403
     assert create(world, system, who="admin").status_code == 201
 
@@ -82,7 +87,9 @@ def test_who_may_create_robots(world) -> None:
 def test_no_grant_beyond_the_creators_rights(world) -> None:
     """A project admin cannot hand out system rights or rights on a project it does not run."""
     escalate = project_robot(world, "esc", access=(("repository", "pull"),))
-    escalate["permissions"].append({"kind": "project", "namespace": world.public.name, "access": [{"resource": "repository", "action": "push"}]})
+    escalate["permissions"].append(
+        {"kind": "project", "namespace": world.public.name, "access": [{"resource": "repository", "action": "push"}]}
+    )
     assert create(world, escalate).status_code == 400  # a project robot covers one project
     other = {
         "name": "other",
@@ -103,7 +110,11 @@ def test_no_grant_beyond_the_creators_rights(world) -> None:
         {"duration": "7"},
         {"permissions": []},
         {"permissions": "all"},
-        {"permissions": [{"kind": "project", "namespace": "x", "access": [{"resource": "repository", "action": "pull", "effect": "deny"}]}]},
+        {
+            "permissions": [
+                {"kind": "project", "namespace": "x", "access": [{"resource": "repository", "action": "pull", "effect": "deny"}]}
+            ]
+        },
         {"permissions": [{"kind": "project", "namespace": "PRIVATE", "access": [{"resource": "repository", "action": "fly"}]}]},
         {"permissions": [{"kind": "galaxy", "namespace": "PRIVATE", "access": [{"resource": "repository", "action": "pull"}]}]},
         {"secret": "weak"},
@@ -114,7 +125,11 @@ def test_no_grant_beyond_the_creators_rights(world) -> None:
 def test_bad_robot_bodies_are_400(world, change: dict) -> None:
     body = project_robot(world, "bad")
     if "permissions" in change and isinstance(change["permissions"], list) and change["permissions"]:
-        change = {"permissions": [{**p, "namespace": world.private.name if p["namespace"] == "PRIVATE" else p["namespace"]} for p in change["permissions"]]}
+        change = {
+            "permissions": [
+                {**p, "namespace": world.private.name if p["namespace"] == "PRIVATE" else p["namespace"]} for p in change["permissions"]
+            ]
+        }
     body.update(change)
     with world.cursor() as cur:
         before = count_rows(cur, "robots")

@@ -55,7 +55,12 @@ def test_login_sets_secure_cookies_and_a_session_row(world) -> None:
     with world.cursor() as cur:
         cur.execute("SELECT user_id FROM ui_sessions WHERE id_hash = %s", (hashlib.sha256(raw_id.encode()).digest(),))
         assert cur.fetchone()[0] == world.people["developer"].user_id
-        assert count_rows(cur, "audit_log", "operation = 'login' AND operation_result AND username = %(u)s", {"u": world.people["developer"].username}) == 1
+        assert (
+            count_rows(
+                cur, "audit_log", "operation = 'login' AND operation_result AND username = %(u)s", {"u": world.people["developer"].username}
+            )
+            == 1
+        )
     me = client(world).get("/api/v2.0/users/current", headers=session_headers(response))
     assert me.status_code == 200 and me.get_json()["username"] == world.people["developer"].username
     assert me.headers["X-Harbor-CSRF-Token"] == response.headers["X-Harbor-CSRF-Token"]
@@ -79,7 +84,10 @@ def test_csrf_required_for_cookie_writes_only(world) -> None:
     assert client(world).post("/api/v2.0/projects", json=body, headers=headers).status_code == 201
     # Reads need no token; Basic-auth writes need none either.
     assert client(world).get("/api/v2.0/projects", headers=without_csrf(headers)).status_code == 200
-    assert client(world).post("/api/v2.0/projects", json={"project_name": "basicproject"}, headers=world.headers("developer")).status_code == 201
+    assert (
+        client(world).post("/api/v2.0/projects", json={"project_name": "basicproject"}, headers=world.headers("developer")).status_code
+        == 201
+    )
 
 
 def test_log_out_revokes_the_session(world) -> None:

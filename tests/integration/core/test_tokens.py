@@ -73,8 +73,10 @@ def test_docker_login_token_format_and_signature(world, settings) -> None:
     assert header["alg"] == "RS256"
     # libtrust key id, computed independently from the certificate's public key.
     with open(settings.token_cert_path, "rb") as handle:
-        der = x509.load_pem_x509_certificate(handle.read()).public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        der = (
+            x509.load_pem_x509_certificate(handle.read())
+            .public_key()
+            .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
     b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode()
     assert header["kid"] == ":".join(b32[i : i + 4] for i in range(0, 48, 4))
@@ -172,9 +174,7 @@ def test_project_robot_uses_the_token_service(world, settings) -> None:
             "name": "ci",
             "level": "project",
             "duration": -1,
-            "permissions": [
-                {"kind": "project", "namespace": world.private.name, "access": [{"resource": "repository", "action": "pull"}]}
-            ],
+            "permissions": [{"kind": "project", "namespace": world.private.name, "access": [{"resource": "repository", "action": "pull"}]}],
         },
     )
     assert created["name"] == f"robot${world.private.name}+ci"
@@ -217,7 +217,11 @@ def test_system_robot_with_catalog_and_all_projects(world, settings) -> None:
     )
     response = world.client.get(
         "/service/token",
-        query_string=[("service", "berth-registry"), ("scope", "registry:catalog:*"), ("scope", f"repository:{world.private.name}/x:pull,push")],
+        query_string=[
+            ("service", "berth-registry"),
+            ("scope", "registry:catalog:*"),
+            ("scope", f"repository:{world.private.name}/x:pull,push"),
+        ],
         headers=basic(created["name"], created["secret"]),
     )
     access = decode(settings, response.get_json()["token"])["access"]

@@ -186,7 +186,10 @@ def test_sysadmin_flag(world) -> None:
     assert world.client.put(url, json={"sysadmin_flag": True}, headers=world.headers("admin")).status_code == 200
     assert world.client.get("/api/v2.0/users", headers=basic(name, "Secret123")).status_code == 200
     own = world.people["admin"].user_id
-    assert world.client.put(f"/api/v2.0/users/{own}/sysadmin", json={"sysadmin_flag": False}, headers=world.headers("admin")).status_code == 403
+    assert (
+        world.client.put(f"/api/v2.0/users/{own}/sysadmin", json={"sysadmin_flag": False}, headers=world.headers("admin")).status_code
+        == 403
+    )
 
 
 def test_delete_user_is_soft_and_frees_the_name(world) -> None:

@@ -125,7 +125,9 @@ def start_jobservice(make_settings: Callable[..., JobserviceSettings], js_db: Da
 
 
 @pytest.fixture
-def spawn_jobservice(make_settings: Callable[..., JobserviceSettings], js_db: Database, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+def spawn_jobservice(
+    make_settings: Callable[..., JobserviceSettings], js_db: Database, tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen]]:
     """Start real jobservice processes (jobservice_process.py); any still alive is killed afterwards."""
     processes: list[subprocess.Popen] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -72,6 +73,16 @@ def settings_env(settings: JobserviceSettings) -> dict[str, str]:
     return env
 
 
+@dataclasses.dataclass(frozen=True)
+class Message:
+    routing_key: str
+    properties: Any
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
 class Broker:
     """A channel on the test broker plus the cleanup of everything a test's prefix declared."""
 
@@ -102,14 +113,14 @@ class Broker:
         self.extra_queues.append(name)
         return name
 
-    def drain(self, queue: str) -> list[tuple[Any, bytes]]:
-        """Every message waiting in ``queue`` (acked), as (properties, body)."""
+    def drain(self, queue: str) -> list[Message]:
+        """Every message waiting in ``queue`` (acked)."""
         out = []
         while True:
             method, properties, body = self.channel.basic_get(queue, auto_ack=True)
             if method is None:
                 return out
-            out.append((properties, body))
+            out.append(Message(method.routing_key, properties, body))
 
     def cleanup(self, job_types: list[str]) -> None:
         delays: set[int] = set()

@@ -153,6 +153,10 @@ def pooled_project(database_url: str) -> Iterator[tuple[int, str]]:
             cur.execute("DELETE FROM outbox WHERE ordering_key LIKE %s", (f"{name}/%",))
             cur.execute("DELETE FROM audit_log WHERE project_id = %s", (project_id,))
             cur.execute("DELETE FROM blob_uploads WHERE project_id = %s", (project_id,))
+            # index -> child edges first: the child FK does not cascade
+            cur.execute(
+                "DELETE FROM artifact_references WHERE child_id IN (SELECT artifact_id FROM artifacts WHERE project_id = %s)", (project_id,)
+            )
             cur.execute("DELETE FROM repositories WHERE project_id = %s", (project_id,))
             cur.execute(
                 "DELETE FROM blobs WHERE blob_id IN (SELECT blob_id FROM project_blobs WHERE project_id = %s)"
@@ -164,7 +168,9 @@ def pooled_project(database_url: str) -> Iterator[tuple[int, str]]:
 
 
 @pytest.fixture
-def make_pooled(database_url: str, token_keys: TokenKeys, pooled_project: tuple[int, str], tmp_path: Path) -> Iterator[Callable[..., Registry]]:
+def make_pooled(
+    database_url: str, token_keys: TokenKeys, pooled_project: tuple[int, str], tmp_path: Path
+) -> Iterator[Callable[..., Registry]]:
     """Build apps with their own connection pools sharing one filesystem storage root.
 
     Each call is like another registry process (or replica): ``make_pooled(**setting_overrides)``.

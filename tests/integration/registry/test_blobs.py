@@ -85,7 +85,10 @@ def test_out_of_order_chunk_is_416_and_the_upload_stays_usable(registry):
 
     for start in (20_000, 0, 5_000):  # ahead, back to the start, overlapping
         reply = client.request(
-            "PATCH", location, headers={"Content-Range": f"{start}-{start + 9_999}", "Content-Type": "application/octet-stream"}, body=data[start : start + 10_000]
+            "PATCH",
+            location,
+            headers={"Content-Range": f"{start}-{start + 9_999}", "Content-Type": "application/octet-stream"},
+            body=data[start : start + 10_000],
         )
         assert reply.status == 416
         assert reply.headers["Range"] == "0-9999"
@@ -217,9 +220,9 @@ def test_mount_from_another_project_links_and_charges_it(registry, new_project):
 
     assert client.mount(target, digest, other_repo).status == 201
 
-    assert registry.sql(
-        "SELECT q.used_storage FROM quotas q JOIN projects p USING (project_id) WHERE p.name = %s", (second_project,)
-    ) == [(1000,)]
+    assert registry.sql("SELECT q.used_storage FROM quotas q JOIN projects p USING (project_id) WHERE p.name = %s", (second_project,)) == [
+        (1000,)
+    ]
     assert client.pull_blob(target, digest) == b"x" * 1000
 
 

@@ -60,7 +60,10 @@ def test_delete_events(registry):
     assert [event_type for event_type, _ in events] == ["PUSH_ARTIFACT", "PUSH_ARTIFACT", "DELETE_TAG", "DELETE_ARTIFACT"]
     assert events[2][1]["event_data"]["resources"] == [{"digest": digest, "tag": "v2", "resource_url": f"registry.example.test/{repo}:v2"}]
     assert [r["tag"] for r in events[3][1]["event_data"]["resources"]] == ["v1"]
-    assert audit(registry, repo)[-2:] == [("delete", "tag", f"{repo}:v2", "bob", "127.0.0.1"), ("delete", "artifact", f"{repo}:v1", "bob", "127.0.0.1")]
+    assert audit(registry, repo)[-2:] == [
+        ("delete", "tag", f"{repo}:v2", "bob", "127.0.0.1"),
+        ("delete", "artifact", f"{repo}:v1", "bob", "127.0.0.1"),
+    ]
 
 
 def test_pulls_are_buffered_then_flushed_in_one_batch(registry):

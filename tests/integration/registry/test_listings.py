@@ -10,7 +10,12 @@ from support.oci_client import digest_of, expect
 def push_tags(client, repo: str, names: list[str]) -> None:
     config = client.push_blob(repo, b"{}")
     body = json.dumps(
-        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2}, "layers": []}
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+            "layers": [],
+        }
     ).encode()
     for name in names:
         client.put_manifest(repo, name, body)

@@ -24,20 +24,33 @@ ARTIFACT_TYPE = "application/vnd.example.sbom.v1+json"
 
 def image_config(arch: str = "amd64") -> bytes:
     return json.dumps(
-        {"architecture": arch, "os": "linux", "created": "2024-01-02T03:04:05Z", "config": {"Env": ["A=1"]}, "rootfs": {"type": "layers", "diff_ids": []}}
+        {
+            "architecture": arch,
+            "os": "linux",
+            "created": "2024-01-02T03:04:05Z",
+            "config": {"Env": ["A=1"]},
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }
     ).encode()
 
 
 def index_of(children: list[tuple[str, bytes, str]], media_type: str = OCI_INDEX, **extra) -> bytes:
     """An index over (digest, manifest bytes, architecture) children."""
     entries = [
-        {"mediaType": json.loads(body).get("mediaType", OCI_MANIFEST), "digest": digest, "size": len(body), "platform": {"os": "linux", "architecture": arch}}
+        {
+            "mediaType": json.loads(body).get("mediaType", OCI_MANIFEST),
+            "digest": digest,
+            "size": len(body),
+            "platform": {"os": "linux", "architecture": arch},
+        }
         for digest, body, arch in children
     ]
     return json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": entries, **extra}).encode()
 
 
-def artifact(client, repo: str, subject: tuple[str, bytes] | None = None, artifact_type: str = ARTIFACT_TYPE, note: str = "") -> tuple[str, bytes]:
+def artifact(
+    client, repo: str, subject: tuple[str, bytes] | None = None, artifact_type: str = ARTIFACT_TYPE, note: str = ""
+) -> tuple[str, bytes]:
     """An OCI 1.1 artifact (empty config, artifactType) optionally referring to ``subject``."""
     empty = client.push_blob(repo, b"{}")
     layer = os.urandom(64)
@@ -93,9 +106,9 @@ def test_push_and_pull_an_image_by_tag_and_digest(registry, media_type):
     assert extra == {"architecture": "amd64", "os": "linux", "created": "2024-01-02T03:04:05Z", "config": {"Env": ["A=1"]}}
     assert subject is None
     # manifest + config + 2 layers, each once
-    assert registry.sql(
-        "SELECT count(*) FROM artifact_blobs ab JOIN artifacts a USING (artifact_id) WHERE a.digest = %s", (digest,)
-    ) == [(4,)]
+    assert registry.sql("SELECT count(*) FROM artifact_blobs ab JOIN artifacts a USING (artifact_id) WHERE a.digest = %s", (digest,)) == [
+        (4,)
+    ]
     assert registry.sql("SELECT t.name FROM tags t JOIN artifacts a USING (artifact_id) WHERE a.digest = %s", (digest,)) == [("v1",)]
 
 
@@ -226,7 +239,13 @@ def test_artifacts_subjects_and_referrers(registry):
     assert "OCI-Filters-Applied" not in reply.headers
     assert sorted(index["manifests"], key=lambda d: d["artifactType"]) == sorted(
         [
-            {"mediaType": OCI_MANIFEST, "digest": sbom[0], "size": len(sbom[1]), "artifactType": ARTIFACT_TYPE, "annotations": {"org.example.note": "sbom"}},
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": sbom[0],
+                "size": len(sbom[1]),
+                "artifactType": ARTIFACT_TYPE,
+                "annotations": {"org.example.note": "sbom"},
+            },
             {
                 "mediaType": OCI_MANIFEST,
                 "digest": signature[0],
@@ -308,12 +327,14 @@ def test_manifest_put_errors(registry):
     assert client.put_manifest(repo, "t", b"{not json", expect_status=400).error_codes == ["MANIFEST_INVALID"]
     assert client.put_manifest(repo, "t", b"[]", expect_status=400).error_codes == ["MANIFEST_INVALID"]
     schema1 = json.dumps({"schemaVersion": 1, "name": repo, "tag": "t", "fsLayers": []}).encode()
-    assert client.put_manifest(repo, "t", schema1, "application/vnd.docker.distribution.manifest.v1+prettyjws", expect_status=400).error_codes == [
-        "MANIFEST_INVALID"
-    ]
+    assert client.put_manifest(
+        repo, "t", schema1, "application/vnd.docker.distribution.manifest.v1+prettyjws", expect_status=400
+    ).error_codes == ["MANIFEST_INVALID"]
     wrong_type = client.put_manifest(repo, "t", body, OCI_INDEX, expect_status=400)
     assert wrong_type.error_codes == ["MANIFEST_INVALID"]
-    bad_descriptor = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {"mediaType": OCI_CONFIG, "digest": "sha256:nope", "size": 1}}).encode()
+    bad_descriptor = json.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {"mediaType": OCI_CONFIG, "digest": "sha256:nope", "size": 1}}
+    ).encode()
     assert client.put_manifest(repo, "t", bad_descriptor, expect_status=400).error_codes == ["MANIFEST_INVALID"]
 
 
@@ -321,7 +342,12 @@ def test_manifest_size_limit(registry):
     repo = registry.repo()
     client = registry.client(repo)
     config = client.push_blob(repo, image_config())
-    base = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {"mediaType": OCI_CONFIG, "digest": config, "size": len(image_config())}, "layers": []}
+    base = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config, "size": len(image_config())},
+        "layers": [],
+    }
     # Just under 4 MiB is fine (the conformance suite pushes ~3.9 MB of annotations)...
     big = dict(base, annotations={f"a{i}": "A" * 10_000 for i in range(390)})
     client.put_manifest(repo, "big", json.dumps(big).encode())

@@ -16,13 +16,16 @@ from support.oci_client import digest_of, expect
 
 
 def used(registry, project: str | None = None) -> int:
-    [(value,)] = registry.sql("SELECT q.used_storage FROM quotas q JOIN projects p USING (project_id) WHERE p.name = %s", (project or registry.project,))
+    [(value,)] = registry.sql(
+        "SELECT q.used_storage FROM quotas q JOIN projects p USING (project_id) WHERE p.name = %s", (project or registry.project,)
+    )
     return value
 
 
 def set_quota(registry, hard: int, project: str | None = None) -> None:
     registry.sql(
-        "UPDATE quotas SET hard_storage = %s WHERE project_id = (SELECT project_id FROM projects WHERE name = %s)", (hard, project or registry.project)
+        "UPDATE quotas SET hard_storage = %s WHERE project_id = (SELECT project_id FROM projects WHERE name = %s)",
+        (hard, project or registry.project),
     )
 
 

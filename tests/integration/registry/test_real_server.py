@@ -21,7 +21,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg2
 import pytest
@@ -69,6 +71,10 @@ def server_project(database_url: str) -> Iterator[str]:
         cur.execute("DELETE FROM outbox WHERE ordering_key LIKE %s", (f"{name}/%",))
         cur.execute("DELETE FROM audit_log WHERE project_id = %s", (project_id,))
         cur.execute("DELETE FROM blob_uploads WHERE project_id = %s", (project_id,))
+        # index -> child edges first: the child FK does not cascade
+        cur.execute(
+            "DELETE FROM artifact_references WHERE child_id IN (SELECT artifact_id FROM artifacts WHERE project_id = %s)", (project_id,)
+        )
         cur.execute("DELETE FROM repositories WHERE project_id = %s", (project_id,))
         cur.execute(
             "DELETE FROM blobs WHERE blob_id IN (SELECT blob_id FROM project_blobs WHERE project_id = %s)"
@@ -103,7 +109,47 @@ class Server:
         return int(children[0])
 
 
-def start_registry(tmp: Path, database_url: str, keys: TokenKeys, project: str, **env: str) -> Server:
+class TokenService:
+    """A stand-in for core's token service: grants every scope asked for, records the requests."""
+
+    def __init__(self, keys: TokenKeys) -> None:
+        self.keys = keys
+        self.requests: list[dict[str, list[str]]] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                query = parse_qs(urlsplit(self.path).query)
+                query["authorization"] = [self.headers.get("Authorization", "")]
+                service.requests.append(query)
+                grants = []
+                for scope in " ".join(query.get("scope", [])).split():
+                    resource_type, name, actions = scope.split(":")
+                    grants.append({"type": resource_type, "name": name, "actions": actions.split(",")})
+                body = json.dumps({"token": service.keys.mint(grants, sub="skopeo-user")}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def realm(self) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}/service/token"
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+def start_registry(tmp: Path, database_url: str, keys: TokenKeys, project: str, realm: str | None = None, **env: str) -> Server:
     port = free_port()
     root = tmp / "storage"
     log = tmp / "gunicorn.log"
@@ -111,7 +157,7 @@ def start_registry(tmp: Path, database_url: str, keys: TokenKeys, project: str, 
         **os.environ,
         "REGISTRY_DATABASE_URL": database_url,
         "REGISTRY_TOKEN_CERT_PATH": str(keys.cert_path),
-        "REGISTRY_TOKEN_REALM": f"http://127.0.0.1:{port}/service/token",
+        "REGISTRY_TOKEN_REALM": realm or f"http://127.0.0.1:{port}/service/token",
         "REGISTRY_STORAGE_DRIVER": "filesystem",
         "REGISTRY_STORAGE__FILESYSTEM__ROOT": str(root),
         "REGISTRY_FAST_PATH": "false",
@@ -136,8 +182,17 @@ def start_registry(tmp: Path, database_url: str, keys: TokenKeys, project: str, 
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, database_url: str, token_keys: TokenKeys, server_project: str) -> Iterator[Server]:
-    running = start_registry(tmp_path_factory.mktemp("registry-server"), database_url, token_keys, server_project)
+def token_service(token_keys: TokenKeys) -> Iterator[TokenService]:
+    service = TokenService(token_keys)
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory, database_url: str, token_keys: TokenKeys, server_project: str, token_service: TokenService
+) -> Iterator[Server]:
+    running = start_registry(tmp_path_factory.mktemp("registry-server"), database_url, token_keys, server_project, token_service.realm)
     yield running
     stop(running.process)
 
@@ -154,7 +209,16 @@ def test_skopeo_copies_in_and_out_with_digests_unchanged(server, tmp_path, platf
     image = write_layout(tmp_path / "source", tag="v1", platforms=platforms)
     token = server.token(repo)
 
-    skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false", "--dest-registry-token", token, image.reference, f"docker://{server.host}/{repo}:v1")
+    skopeo(
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        "--dest-registry-token",
+        token,
+        image.reference,
+        f"docker://{server.host}/{repo}:v1",
+    )
 
     client = server.client(repo)
     reply = expect(client.get_manifest(repo, "v1"), 200)
@@ -164,13 +228,41 @@ def test_skopeo_copies_in_and_out_with_digests_unchanged(server, tmp_path, platf
         client.pull_image(repo, digest)
     assert expect(client.tags(repo), 200).json()["tags"] == ["v1"]
 
-    skopeo("copy", "--all", "--preserve-digests", "--src-tls-verify=false", "--src-registry-token", token, f"docker://{server.host}/{repo}:v1", f"oci:{tmp_path / 'copy'}:v1")
+    skopeo(
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--src-registry-token",
+        token,
+        f"docker://{server.host}/{repo}:v1",
+        f"oci:{tmp_path / 'copy'}:v1",
+    )
     assert read_tag(tmp_path / "copy", "v1") == image.digest
     for digest in [*image.blobs, *image.manifests.values()]:
-        assert (tmp_path / "copy" / "blobs" / "sha256" / digest[7:]).read_bytes() == (image.path / "blobs" / "sha256" / digest[7:]).read_bytes()
+        assert (tmp_path / "copy" / "blobs" / "sha256" / digest[7:]).read_bytes() == (
+            image.path / "blobs" / "sha256" / digest[7:]
+        ).read_bytes()
 
-    inspected = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", "--registry-token", token, f"docker://{server.host}/{repo}:v1").stdout)
+    inspected = json.loads(
+        skopeo("inspect", "--raw", "--tls-verify=false", "--registry-token", token, f"docker://{server.host}/{repo}:v1").stdout
+    )
     assert inspected["mediaType"] == image.media_type
+
+
+def test_skopeo_follows_the_bearer_challenge(server, token_service, tmp_path):
+    """With credentials instead of a token, skopeo gets the 401 challenge, asks the realm, retries."""
+    repo = f"{server.project}/challenged"
+    image = write_layout(tmp_path / "source", tag="v1")
+    token_service.requests.clear()
+
+    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "someone:secret", image.reference, f"docker://{server.host}/{repo}:v1")
+
+    scopes = [scope for request in token_service.requests for scope in request.get("scope", [])]
+    assert f"repository:{repo}:pull,push" in scopes
+    assert all(request["service"] == ["berth-registry"] for request in token_service.requests)
+    assert token_service.requests[0]["authorization"][0].startswith("Basic ")
+    assert expect(server.client(repo).get_manifest(repo, "v1"), 200).headers["Docker-Content-Digest"] == image.digest
 
 
 def test_skopeo_delete(server, tmp_path):
@@ -213,6 +305,22 @@ def test_dropped_connection_keeps_what_arrived(server):
     assert expect(status, 204).headers["Range"] == "0-9999"
     reply = client.request("PUT", f"{location}?digest={digest_of(data + b'rest')}", body=b"rest")
     expect(reply, 201)
+
+
+def test_stopping_a_worker_writes_its_buffered_pulls(tmp_path, database_url, token_keys, server_project):
+    registry = start_registry(tmp_path, database_url, token_keys, server_project, REGISTRY_PULL_FLUSH_SECONDS="60")
+    repo = f"{server_project}/pulled-at-exit"
+    try:
+        client = registry.client(repo)
+        client.push_image(repo, "v1", [b"layer"])
+        for _ in range(3):
+            expect(client.get_manifest(repo, "v1"), 200)
+    finally:
+        stop(registry.process)  # SIGTERM: gunicorn's graceful stop
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pull_count FROM repositories WHERE name = %s", (repo,))
+        assert cur.fetchone() == (3,)
+    conn.close()
 
 
 def rss_kib(pid: int) -> int:

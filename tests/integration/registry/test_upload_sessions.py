@@ -100,7 +100,8 @@ def test_a_session_being_written_refuses_a_second_writer(make_pooled):
     location = client.patch_chunk(location, b"x" * 100, 0).headers["Location"]
     upload_id = location.rsplit("/", 1)[1]
     registry.sql(
-        "UPDATE blob_uploads SET lease_owner = %s, lease_expires = now() + interval '1 minute' WHERE upload_id = %s", (str(uuid.uuid4()), upload_id)
+        "UPDATE blob_uploads SET lease_owner = %s, lease_expires = now() + interval '1 minute' WHERE upload_id = %s",
+        (str(uuid.uuid4()), upload_id),
     )
 
     busy = client.request("PATCH", location, headers={"Content-Range": "100-199"}, body=b"y" * 100)

@@ -49,7 +49,9 @@ def test_state_continues_in_another_process():
         "import sys; from berth_registry.hashing import ResumableHash; "
         "h = ResumableHash.restore(bytes.fromhex(sys.argv[1]), 70001); h.update(bytes.fromhex(sys.argv[2])); print(h.digest())"
     )
-    result = subprocess.run([sys.executable, "-c", code, hasher.state().hex(), data[70_001:].hex()], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code, hasher.state().hex(), data[70_001:].hex()], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "sha512:" + hashlib.sha512(data).hexdigest()
 
 

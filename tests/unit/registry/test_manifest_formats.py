@@ -41,10 +41,16 @@ def test_oci_image():
 
 
 def test_docker_image_and_list():
-    docker = manifest(mediaType=DOCKER_MANIFEST, config={"mediaType": "application/vnd.docker.container.image.v1+json", "digest": D1, "size": 1})
+    docker = manifest(
+        mediaType=DOCKER_MANIFEST, config={"mediaType": "application/vnd.docker.container.image.v1+json", "digest": D1, "size": 1}
+    )
     assert parse(docker, DOCKER_MANIFEST).harbor_type == "IMAGE"
     listing = json.dumps(
-        {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST_LIST, "manifests": [{"mediaType": DOCKER_MANIFEST, "digest": D3, "size": 5, "platform": {"os": "linux", "architecture": "amd64"}}]}
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST_LIST,
+            "manifests": [{"mediaType": DOCKER_MANIFEST, "digest": D3, "size": 5, "platform": {"os": "linux", "architecture": "amd64"}}],
+        }
     ).encode()
     parsed = parse(listing, None)
     assert parsed.is_index and parsed.harbor_type == "IMAGE"

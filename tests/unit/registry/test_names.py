@@ -17,7 +17,25 @@ def test_valid_repositories(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "a", "A/b", "a/B", "a/", "/a", "a//b", "a/../b", "a/./b", "a/b\n", "a/b ", "a/_b", "a/b_", "a/b___c", "a/b.-c", "p/" + "a" * 254, "a/b%2f"],
+    [
+        "",
+        "a",
+        "A/b",
+        "a/B",
+        "a/",
+        "/a",
+        "a//b",
+        "a/../b",
+        "a/./b",
+        "a/b\n",
+        "a/b ",
+        "a/_b",
+        "a/b_",
+        "a/b___c",
+        "a/b.-c",
+        "p/" + "a" * 254,
+        "a/b%2f",
+    ],
 )
 def test_invalid_repositories(name):
     with pytest.raises(names.InvalidRepositoryName):
@@ -41,7 +59,15 @@ def test_valid_digests(digest):
 
 
 @pytest.mark.parametrize(
-    "digest", ["sha256:" + "0" * 63, "sha256:" + "F" * 64, "sha512:" + "0" * 64, "md5:" + "0" * 32, "sha256:" + "0" * 64 + "\n", "sha256:../" + "0" * 61]
+    "digest",
+    [
+        "sha256:" + "0" * 63,
+        "sha256:" + "F" * 64,
+        "sha512:" + "0" * 64,
+        "md5:" + "0" * 32,
+        "sha256:" + "0" * 64 + "\n",
+        "sha256:../" + "0" * 61,
+    ],
 )
 def test_invalid_digests(digest):
     assert not names.is_digest(digest)

@@ -35,7 +35,9 @@ def test_unsatisfiable_range(header):
     assert raised.value.headers == {"Content-Range": "bytes */100"}
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, None), ("0-99", (0, 99)), ("bytes=5-9", (5, 9)), ("bytes 5-9/100", (5, 9)), ("5-9/*", (5, 9))])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, None), ("0-99", (0, 99)), ("bytes=5-9", (5, 9)), ("bytes 5-9/100", (5, 9)), ("5-9/*", (5, 9))]
+)
 def test_content_range(value, expected):
     assert parse_content_range(value) == expected
 

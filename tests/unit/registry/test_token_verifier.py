@@ -55,13 +55,21 @@ def test_public_key_file_works_like_a_certificate(keys, tmp_path):
 
 @pytest.mark.parametrize(
     "claim",
-    [{"type": "repository"}, "not a list", [["x"]], [{"type": "repository", "name": "p/a", "actions": "pull"}], [{"type": 1, "name": "p/a", "actions": []}]],
+    [
+        {"type": "repository"},
+        "not a list",
+        [["x"]],
+        [{"type": "repository", "name": "p/a", "actions": "pull"}],
+        [{"type": 1, "name": "p/a", "actions": []}],
+    ],
 )
 def test_malformed_access_claims(keys, verifier, claim):
     import jwt
 
     token = jwt.encode(
-        {"iss": keys.issuer, "aud": keys.service, "exp": int(time.time()) + 60, "sub": "x", "access": claim}, keys.private_key, algorithm="RS256"
+        {"iss": keys.issuer, "aud": keys.service, "exp": int(time.time()) + 60, "sub": "x", "access": claim},
+        keys.private_key,
+        algorithm="RS256",
     )
     with pytest.raises(InvalidToken):
         verifier.verify(token)

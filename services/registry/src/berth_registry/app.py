@@ -66,6 +66,7 @@ def create_app(
 
     init_request_context(app, "registry")
     errors.init_app(app)
+    app.after_request(base.add_api_version)
     for blueprint in (base.bp, blobs.bp, uploads.bp, manifests.bp, tags.bp, catalog.bp, referrers.bp):
         app.register_blueprint(blueprint)
     return app

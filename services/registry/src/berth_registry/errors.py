@@ -32,7 +32,6 @@ TOOMANYREQUESTS = ErrorCode("TOOMANYREQUESTS", 429, "too many requests")
 RANGE_INVALID = ErrorCode("RANGE_INVALID", 416, "requested range not satisfiable")
 PAYLOAD_TOO_LARGE = ErrorCode("SIZE_INVALID", 413, "payload too large")
 UNKNOWN = ErrorCode("UNKNOWN", 500, "unknown error")
-UNAVAILABLE = ErrorCode("UNAVAILABLE", 503, "service unavailable")
 # distribution's code for a bad ``n`` on tags/list and _catalog.
 PAGINATION_NUMBER_INVALID = ErrorCode("PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested")
 

@@ -176,10 +176,3 @@ class ResumableHash:
         restored._ctx = ctx
         restored.offset = offset
         return restored
-
-
-def state_algorithm(state: bytes | None) -> str | None:
-    """The algorithm a saved state belongs to, or None."""
-    if not state or len(state) <= len(MAGIC) or not state.startswith(MAGIC):
-        return None
-    return next((name for name, ident in _ALGORITHM_IDS.items() if ident == state[len(MAGIC)]), None)

@@ -87,7 +87,7 @@ class LdapGroup:
 def normalize_dn(dn: str) -> str:
     """A DN in a canonical form for comparisons (case and spacing around separators ignored)."""
     try:
-        return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _sep in parse_dn(dn))
+        return ",".join(f"{attr.lower()}={value.lower()}" for attr, value, _sep in parse_dn(dn, strip=True))
     except LDAPException:
         return dn.strip().lower()
 
@@ -293,7 +293,7 @@ class LdapClient:
         for dn in user.group_dns:
             if not dn_under(dn, self.config.group_base_dn):
                 continue
-            rdn = parse_dn(dn)[0] if dn else None
+            rdn = parse_dn(dn, strip=True)[0] if dn else None
             if rdn and rdn[0].lower() == self.config.group_attribute_name.lower():
                 result.append(LdapGroup(dn, rdn[1]))
             else:

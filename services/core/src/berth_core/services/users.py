@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import psycopg2.errors
 import structlog
 
 from berth_common.db import Database
@@ -287,20 +288,27 @@ def bootstrap(db: Database, hasher: Hasher, admin_password: str) -> None:
         if users_db.get_user_by_name(cur, ADMIN_USERNAME) is not None:
             return
     password_hash = hasher.hash(admin_password)
-    with db.transaction() as cur:
-        locks.advisory_lock(cur, locks.BOOTSTRAP)
-        if users_db.get_user_by_name(cur, ADMIN_USERNAME) is not None:
-            return  # another worker won the race
-        admin_id = users_db.ensure_user(
-            cur, username=ADMIN_USERNAME, email="admin@example.com", password_hash=password_hash, sysadmin_flag=True
-        )
-        log.info("bootstrap_admin_created", user_id=admin_id)
-        if projects_db.get_project_by_name(cur, DEFAULT_PROJECT) is None:
-            stored = config_db.load_all(cur).get("storage_per_project", -1)
-            hard = stored if isinstance(stored, int) and not isinstance(stored, bool) else -1
-            project_id = projects_db.insert_project(cur, DEFAULT_PROJECT, admin_id)
-            if project_id is not None:
-                projects_db.set_metadata(cur, project_id, {"public": "true"})
-                projects_db.insert_quota(cur, project_id, hard)
-                members_db.add_member(cur, project_id, admin_id, "u", rbac.PROJECT_ADMIN)
-                log.info("bootstrap_library_created", project_id=project_id)
+    try:
+        with db.transaction() as cur:
+            # Bounded wait: the holder is another worker doing this same job right now (or a
+            # transaction that never ends, e.g. a test's); either way we must not hang start-up.
+            cur.execute("SET LOCAL lock_timeout = '5s'")
+            locks.advisory_lock(cur, locks.BOOTSTRAP)
+            cur.execute("SET LOCAL lock_timeout TO DEFAULT")
+            if users_db.get_user_by_name(cur, ADMIN_USERNAME) is not None:
+                return  # another worker won the race
+            admin_id = users_db.ensure_user(
+                cur, username=ADMIN_USERNAME, email="admin@example.com", password_hash=password_hash, sysadmin_flag=True
+            )
+            log.info("bootstrap_admin_created", user_id=admin_id)
+            if projects_db.get_project_by_name(cur, DEFAULT_PROJECT) is None:
+                stored = config_db.load_all(cur).get("storage_per_project", -1)
+                hard = stored if isinstance(stored, int) and not isinstance(stored, bool) else -1
+                project_id = projects_db.insert_project(cur, DEFAULT_PROJECT, admin_id)
+                if project_id is not None:
+                    projects_db.set_metadata(cur, project_id, {"public": "true"})
+                    projects_db.insert_quota(cur, project_id, hard)
+                    members_db.add_member(cur, project_id, admin_id, "u", rbac.PROJECT_ADMIN)
+                    log.info("bootstrap_library_created", project_id=project_id)
+    except psycopg2.errors.LockNotAvailable:
+        log.warning("bootstrap_skipped", reason="another process holds the bootstrap lock")

@@ -63,10 +63,11 @@ class Task:
 
 @dataclasses.dataclass(frozen=True)
 class QueuedTask:
-    """A task id with its job type: what a message needs."""
+    """What publishing a task needs: its id and job type, and its run_count to stamp it."""
 
     id: int
     job_type: str
+    run_count: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,11 +120,19 @@ def list_for_execution(cur: Any, execution_id: int) -> list[Task]:
     return fetch_all(cur, Task)
 
 
-def mark_enqueued(cur: Any, task_ids: list[int]) -> None:
-    """Record that the broker confirmed the messages of these (still Pending) tasks."""
+def mark_enqueued(cur: Any, confirmed: list[tuple[int, int]]) -> None:
+    """Record that the broker confirmed messages, given as (task id, run_count when published).
+
+    Only a task still Pending in that same phase is stamped: a late stamp must not mark a later
+    retry as enqueued when that retry's own message never got confirmed.
+    """
     cur.execute(
-        "UPDATE task SET enqueued_at = now() WHERE id = ANY(%(ids)s) AND status = 'Pending'",
-        {"ids": list(task_ids)},
+        """
+        UPDATE task SET enqueued_at = now()
+        FROM unnest(%(ids)s::bigint[], %(runs)s::int[]) AS c(id, run_count)
+        WHERE task.id = c.id AND task.run_count = c.run_count AND task.status = 'Pending'
+        """,
+        {"ids": [task_id for task_id, _ in confirmed], "runs": [run for _, run in confirmed]},
     )
 
 
@@ -221,7 +230,7 @@ def expired_leases(cur: Any, limit: int = 100) -> list[QueuedTask]:
     """Running tasks whose owner stopped renewing the lease (its process is presumed dead)."""
     cur.execute(
         """
-        SELECT id, job_type FROM task
+        SELECT id, job_type, run_count FROM task
         WHERE status = 'Running' AND lease_expires_at < now()
         ORDER BY lease_expires_at LIMIT %(limit)s
         """,
@@ -270,7 +279,7 @@ def unconfirmed(cur: Any, older_than_seconds: float, limit: int = 500) -> list[Q
     """Pending tasks whose message was never confirmed by the broker, oldest first."""
     cur.execute(
         """
-        SELECT id, job_type FROM task
+        SELECT id, job_type, run_count FROM task
         WHERE status = 'Pending' AND enqueued_at IS NULL AND NOT stop_requested
           AND update_time < now() - make_interval(secs => %(age)s)
         ORDER BY update_time LIMIT %(limit)s
@@ -303,7 +312,7 @@ def pending_ids(cur: Any, job_type: str | None, limit: int = 10000) -> list[Queu
     """Pending tasks of a job type (all types when None), oldest first."""
     cur.execute(
         """
-        SELECT id, job_type FROM task
+        SELECT id, job_type, run_count FROM task
         WHERE status = 'Pending' AND (%(job_type)s::text IS NULL OR job_type = %(job_type)s)
         ORDER BY id LIMIT %(limit)s
         """,

@@ -222,7 +222,7 @@ class TaskRunner:
                 return Outcome.ACK
             try:
                 self.publisher.publish_task(job.name, task.id, delay_ms=max(1, round(delay * 1000)))
-                task_service.mark_enqueued(self.db, [task.id])
+                task_service.mark_enqueued(self.db, [(task.id, task.run_count)])
             except PublishError as exc:
                 # The task is Pending and unconfirmed: the sweeper publishes it again.
                 log.warning("task_retry_publish_deferred", task_id=task.id, error=str(exc))

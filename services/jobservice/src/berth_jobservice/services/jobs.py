@@ -19,7 +19,7 @@ from berth_common.db import Database
 from berth_jobservice.db import executions as executions_db
 from berth_jobservice.db import tasks as tasks_db
 from berth_jobservice.db.executions import Execution
-from berth_jobservice.db.tasks import Task
+from berth_jobservice.db.tasks import QueuedTask, Task
 from berth_jobservice.jobs.base import JobParameterError, JobRegistry
 from berth_jobservice.runtime.amqp import Publisher, PublishError
 from berth_jobservice.services import tasks as task_service
@@ -78,24 +78,24 @@ def create_execution(
     return Submitted(execution, rows)
 
 
-def publish(db: Database, publisher: Publisher, tasks: Sequence[Task]) -> list[int]:
+def publish(db: Database, publisher: Publisher, tasks: Sequence[Task | QueuedTask]) -> list[int]:
     """Publish the tasks' messages with confirms and stamp the confirmed ones; returns their ids.
 
     Stops at the first failure: the rest stay unconfirmed and the sweeper publishes them later.
     """
-    confirmed: list[int] = []
+    confirmed: list[tuple[int, int]] = []
     for task in tasks:
         try:
             publisher.publish_task(task.job_type, task.id)
         except PublishError as exc:
             log.warning("task_publish_deferred", task_id=task.id, job_type=task.job_type, error=str(exc))
             break
-        confirmed.append(task.id)
+        confirmed.append((task.id, task.run_count))
     try:
         task_service.mark_enqueued(db, confirmed)
     except Exception as exc:  # noqa: BLE001 - the sweeper re-publishes; a duplicate message is harmless
         log.warning("task_enqueued_stamp_failed", error=str(exc))
-    return confirmed
+    return [task_id for task_id, _ in confirmed]
 
 
 def submit(

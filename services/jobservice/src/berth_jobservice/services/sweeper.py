@@ -77,7 +77,7 @@ def _sweep(db: Database, publisher: Publisher, republish_after_seconds: float) -
     queued = {t.id: t for t in stale}
     for task in fresh:
         if task is not None and task.status == "Pending" and task.enqueued_at is None:
-            queued.setdefault(task.id, tasks_db.QueuedTask(task.id, task.job_type))
+            queued.setdefault(task.id, tasks_db.QueuedTask(task.id, task.job_type, task.run_count))
     republished = job_service.publish(db, publisher, list(queued.values())) if queued else []
     if republished:
         log.info("tasks_republished", count=len(republished))

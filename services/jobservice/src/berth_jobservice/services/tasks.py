@@ -69,10 +69,11 @@ def reclaim(db: Database, task_id: int, max_interruptions: int) -> Task | None:
         return reclaimed
 
 
-def mark_enqueued(db: Database, task_ids: list[int]) -> None:
-    if task_ids:
+def mark_enqueued(db: Database, confirmed: list[tuple[int, int]]) -> None:
+    """Stamp confirmed messages, given as (task id, run_count at publish time)."""
+    if confirmed:
         with db.transaction() as cur:
-            tasks_db.mark_enqueued(cur, task_ids)
+            tasks_db.mark_enqueued(cur, confirmed)
 
 
 def stop(db: Database, task_id: int) -> Task | None:

@@ -14,6 +14,8 @@ from typing import Any
 import psycopg2.extensions
 import psycopg2.extras
 
+from berth_registry.db import execute_prepared
+
 Cursor = psycopg2.extensions.cursor
 
 
@@ -74,33 +76,33 @@ _REF_SELECT = """
     SELECT a.artifact_id, a.repository_id, a.project_id, a.digest, a.manifest_media_type, b.size, {tag_id}
     FROM repositories r
 """
+_RESOLVE_TAG = (
+    _REF_SELECT.format(tag_id="t.tag_id")
+    + """
+    JOIN tags t ON t.repository_id = r.repository_id AND t.name = $2
+    JOIN artifacts a ON a.artifact_id = t.artifact_id
+    JOIN blobs b ON b.digest = a.digest
+    WHERE r.name = $1
+    """
+)
+_RESOLVE_DIGEST = (
+    _REF_SELECT.format(tag_id="NULL::bigint")
+    + """
+    JOIN artifacts a ON a.repository_id = r.repository_id AND a.digest = $2
+    JOIN blobs b ON b.digest = a.digest
+    WHERE r.name = $1
+    """
+)
 
 
 def resolve_tag(cur: Cursor, repository: str, tag: str) -> ManifestRef | None:
-    cur.execute(
-        _REF_SELECT.format(tag_id="t.tag_id")
-        + """
-        JOIN tags t ON t.repository_id = r.repository_id AND t.name = %(tag)s
-        JOIN artifacts a ON a.artifact_id = t.artifact_id
-        JOIN blobs b ON b.digest = a.digest
-        WHERE r.name = %(repository)s
-        """,
-        {"repository": repository, "tag": tag},
-    )
+    execute_prepared(cur, "berth_resolve_tag", _RESOLVE_TAG, (repository, tag))
     row = cur.fetchone()
     return ManifestRef(*row) if row else None
 
 
 def resolve_digest(cur: Cursor, repository: str, digest: str) -> ManifestRef | None:
-    cur.execute(
-        _REF_SELECT.format(tag_id="NULL::bigint")
-        + """
-        JOIN artifacts a ON a.repository_id = r.repository_id AND a.digest = %(digest)s
-        JOIN blobs b ON b.digest = a.digest
-        WHERE r.name = %(repository)s
-        """,
-        {"repository": repository, "digest": digest},
-    )
+    execute_prepared(cur, "berth_resolve_digest", _RESOLVE_DIGEST, (repository, digest))
     row = cur.fetchone()
     return ManifestRef(*row) if row else None
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 import psycopg2.extensions
 
+from berth_registry.db import execute_prepared
+
 Cursor = psycopg2.extensions.cursor
 
 LIVE_STATUSES = ("none", "delete")
@@ -52,17 +54,17 @@ def find_in_project(cur: Cursor, project_id: int, digests: Iterable[str]) -> dic
     return {row[1]: Blob(*row) for row in cur.fetchall()}
 
 
+_FIND_IN_PROJECT_NAMED = f"""
+    SELECT {_COLUMNS} FROM blobs b
+    JOIN project_blobs pb ON pb.blob_id = b.blob_id
+    JOIN projects p ON p.project_id = pb.project_id
+    WHERE b.digest = $1 AND p.name = $2 AND NOT p.deleted AND b.status IN ('none', 'delete')
+"""
+
+
 def find_in_project_named(cur: Cursor, project_name: str, digest: str) -> Blob | None:
     """The live blob ``digest`` if linked to the project called ``project_name`` (pull path)."""
-    cur.execute(
-        f"""
-        SELECT {_COLUMNS} FROM blobs b
-        JOIN project_blobs pb ON pb.blob_id = b.blob_id
-        JOIN projects p ON p.project_id = pb.project_id
-        WHERE b.digest = %(digest)s AND p.name = %(project)s AND NOT p.deleted AND b.status IN %(live)s
-        """,
-        {"digest": digest, "project": project_name, "live": LIVE_STATUSES},
-    )
+    execute_prepared(cur, "berth_find_blob_in_project", _FIND_IN_PROJECT_NAMED, (digest, project_name))
     row = cur.fetchone()
     return Blob(*row) if row else None
 

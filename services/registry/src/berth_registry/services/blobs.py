@@ -133,7 +133,7 @@ class BlobService:
         if not linked and quota is not None and not quota.allows(size):
             self._discard(source)
             raise QuotaExceeded(project.name, quota, size)
-        if existing is not None and existing.live:
+        if existing is not None and existing.live and self._stored(digest):
             self._discard(source)  # the same bytes are already stored: keep one copy
         else:
             self.storage.move(source, paths.blob_data(digest))
@@ -152,6 +152,14 @@ class BlobService:
         if refused is not None:
             raise refused
         return blob
+
+    def _stored(self, digest: str) -> bool:
+        """Whether storage really holds the blob (the row alone is not trusted to skip a move)."""
+        try:
+            self.storage.stat(paths.blob_data(digest))
+        except PathNotFound:
+            return False
+        return True
 
     def _discard(self, path: str) -> None:
         try:

@@ -287,13 +287,13 @@ class ManifestService:
         """Record the manifest's bytes as a blob of the project, charging its quota."""
         if push.quota is None:
             push.quota = projects.lock_quota(cur, push.project.project_id)
-        previous = blobs.get(cur, digest)
         blob = blobs.upsert(cur, digest, len(body), media_type)
         if blobs.link(cur, push.project.project_id, blob.blob_id):
             policy_rules.charge(cur, push.project, push.quota, blob.size)
             push.quota = dataclasses.replace(push.quota, used_storage=push.quota.used_storage + blob.size)
-        if previous is None or not previous.live:
-            push.to_store.append((digest, body))
+        # Written even if another project stored the same bytes: small, idempotent, and never
+        # wrong when storage lost what the row remembers.
+        push.to_store.append((digest, body))
         return blob
 
     def _import(self, cur: Any, push: _Push, digest: str, depth: int) -> int:

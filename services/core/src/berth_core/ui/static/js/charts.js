@@ -17,7 +17,7 @@ export function usageBar(used, hard) {
   return h(
     "div",
     { class: "usage" },
-    h("div", { class: "usage-track", role: "progressbar", "aria-label": text, "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": unlimited ? null : percent }, fill),
+    h("div", { class: ["usage-track", unlimited && "usage-unlimited"], role: "progressbar", "aria-label": text, "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": unlimited ? null : percent }, fill),
     h("div", { class: "usage-text" }, text),
   );
 }

@@ -63,9 +63,9 @@ export function loading() {
   return h("div", { class: "loading", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), h("span", null, t("common.loading")));
 }
 
-/** A whole-page "not available" notice, e.g. for an API that answers 404 on this server. */
-export function unavailable(what) {
-  return h("div", { class: "unavailable" }, icon("info", { size: 28 }), h("h2", null, t("common.unavailableTitle")), h("p", null, t("common.unavailableText", { what })));
+/** A "not available" notice, for a part whose API answers 404 on this server (yet). */
+export function unavailable() {
+  return h("div", { class: "unavailable" }, icon("info", { size: 28 }), h("h2", null, t("common.unavailableTitle")), h("p", null, t("common.unavailableText")));
 }
 
 // --- toasts -----------------------------------------------------------------------------------
@@ -165,12 +165,13 @@ export function field(spec) {
   const errorId = `${id}-error`;
   const input = control(spec, id, [spec.hint && hintId, errorId].filter(Boolean).join(" "));
   const error = h("p", { class: "field-error", id: errorId, role: "alert", hidden: true });
-  const label = h("label", { for: id }, spec.label, spec.required && h("span", { class: "required", "aria-hidden": "true" }, " *"));
+  // The "required" star comes from CSS, so the label's text stays exactly the field's name.
+  const label = h("label", { for: id }, spec.label);
   const extra = spec.suffix || null; // e.g. a unit select next to a number
   const el =
     spec.type === "checkbox"
       ? h("div", { class: ["field", "field-checkbox", spec.className] }, h("div", { class: "checkbox-row" }, input, label), spec.hint && h("p", { class: "field-hint", id: hintId }, spec.hint), error)
-      : h("div", { class: ["field", spec.className] }, label, h("div", { class: "field-control" }, input, extra), spec.hint && h("p", { class: "field-hint", id: hintId }, spec.hint), error);
+      : h("div", { class: ["field", spec.required && "is-required", spec.className] }, label, h("div", { class: "field-control" }, input, extra), spec.hint && h("p", { class: "field-hint", id: hintId }, spec.hint), error);
   return {
     spec,
     el,
@@ -344,7 +345,7 @@ export function statCard({ label, value, iconName, hint = null }) {
 
 /** A small definition list: [[label, value-or-node], ...]. */
 export function details(pairs) {
-  return h("dl", { class: "details" }, pairs.filter(Boolean).map(([label, value]) => [h("dt", null, label), h("dd", null, value ?? "—")]));
+  return h("dl", { class: "details" }, pairs.filter(Boolean).map(([label, value]) => [h("dt", null, label), h("dd", null, value === "" || value === null || value === undefined ? "—" : value)]));
 }
 
 /** A menu that opens from a button (user menu, row actions). items: [{label, iconName, onClick, danger}] */

@@ -3,7 +3,7 @@
 // h("a", {href: "/x", class: "link", onClick: fn}, "text", child) creates an element. Strings
 // become text nodes, so data from the server can never turn into markup. Attributes that could
 // run code (on* strings, style, srcdoc) are refused, and links only take same-origin paths or
-// http(s) URLs, so a "javascript:" value is dropped.
+// http(s) URLs, so a script URL is dropped.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const FORBIDDEN_ATTRS = new Set(["style", "srcdoc", "innerhtml", "outerhtml"]);

@@ -1,4 +1,5 @@
-// English and Simplified Chinese: t("key", {name}) looks the key up in the active dictionary.
+// English and Simplified Chinese: t("project.created", {name}) looks a key up in the active
+// dictionary and fills its {placeholders}.
 //
 // Dictionaries are flat JSON files next to this module (i18n/en-US.json, i18n/zh-CN.json).
 // The choice is remembered in localStorage per user ("berth.lang.<username>") and for the

@@ -92,7 +92,8 @@ async function show(pathname, query) {
   current.setActive(found?.options.nav);
   const page = h("div", { class: "page" });
   mount(current.main, page);
-  app.removeAttribute("aria-busy");
+  // Busy until the page has drawn (tests and assistive technology wait for this).
+  app.setAttribute("aria-busy", "true");
   const ctx = {
     params: found?.params || {},
     query,
@@ -120,6 +121,8 @@ async function show(pathname, query) {
     if (error.status === 401) return; // the unauthorized handler takes the user to sign-in
     if (mine === generation) mount(page, alertBox(error.message || String(error)));
     if (error.status === undefined) throw error;
+  } finally {
+    if (mine === generation) app.removeAttribute("aria-busy");
   }
 }
 

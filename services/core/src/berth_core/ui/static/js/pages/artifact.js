@@ -150,7 +150,11 @@ export async function render(root, ctx) {
           [t("artifact.pulled"), dateTime(artifact.pull_time)],
         ]),
       ),
-      card({ title: t("artifact.pullCommand") }, copyField(pullCommand(fullName, artifact), { label: t("artifact.byDigest") })),
+      card(
+        { title: t("artifact.pullCommand") },
+        copyField(pullCommand(fullName, artifact), { label: t("artifact.byDigest") }),
+        (artifact.tags || []).slice(0, 3).map((tag) => copyField(pullCommand(fullName, artifact, tag.name), { label: t("artifact.byTag", { tag: tag.name }) })),
+      ),
     ),
     tagsCard(base, artifact, perms, fullName),
     childrenCard(artifact, repoHref),

@@ -24,7 +24,7 @@ async function showLog(path, title) {
 }
 
 /** History table of one job kind plus its "run now" and schedule line. */
-function jobCard({ title, base, runFields, toParameters, what }) {
+function jobCard({ title, base, runFields, toParameters }) {
   const body = h("div");
   const scheduleLine = h("p", { class: "muted" });
   const table = dataTable({
@@ -36,7 +36,10 @@ function jobCard({ title, base, runFields, toParameters, what }) {
       try {
         return await api.list(base, { page, page_size: pageSize, sort });
       } catch (error) {
-        if (error.status === 404) mount(body, unavailable(what));
+        if (error.status === 404) {
+          mount(body, unavailable());
+          runButton.hidden = true;
+        }
         throw error;
       }
     },
@@ -50,6 +53,7 @@ function jobCard({ title, base, runFields, toParameters, what }) {
       { key: "log", label: t("cleanup.log"), render: (job) => button({ small: true, kind: "ghost", label: t("cleanup.viewLog"), onClick: () => showLog(`${base}/${job.id}/log`, `${title} #${job.id}`) }) },
     ],
   });
+  const runButton = button({ label: t("cleanup.runNow"), iconName: "broom", kind: "primary", small: true, onClick: () => run() });
   const run = async () => {
     const started = await modalForm({
       title: t("cleanup.runTitle", { what: title }),
@@ -68,7 +72,7 @@ function jobCard({ title, base, runFields, toParameters, what }) {
     .then((schedule) => mount(scheduleLine, t("cleanup.schedule", { schedule: schedule?.schedule?.type && schedule.schedule.type !== "None" ? `${schedule.schedule.type} ${schedule.schedule.cron || ""}` : t("cleanup.none") })))
     .catch(() => mount(scheduleLine, ""));
   mount(body, scheduleLine, table.el);
-  return card({ title, actions: [button({ label: t("cleanup.runNow"), iconName: "broom", kind: "primary", small: true, onClick: run })] }, body);
+  return card({ title, actions: [runButton] }, body);
 }
 
 export async function render(root, ctx) {
@@ -78,7 +82,6 @@ export async function render(root, ctx) {
     pageHeader({ title: t("nav.cleanup"), subtitle: t("cleanup.subtitle") }),
     jobCard({
       title: t("cleanup.gc"),
-      what: t("cleanup.gc"),
       base: "/system/gc",
       runFields: () => [
         { name: "delete_untagged", label: t("cleanup.deleteUntagged"), type: "checkbox", value: true },
@@ -89,7 +92,6 @@ export async function render(root, ctx) {
     }),
     jobCard({
       title: t("cleanup.purge"),
-      what: t("cleanup.purge"),
       base: "/system/purgeaudit",
       runFields: () => [
         { name: "audit_retention_hour", label: t("cleanup.retentionHours"), type: "number", value: "720", required: true, validate: (v) => (Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 240000 ? null : t("validation.range", { min: 1, max: 240000 })) },

@@ -8,7 +8,7 @@ import { dateTime, number } from "../format.js";
 import { t } from "../i18n.js";
 import { dataTable, localSource } from "../table.js";
 
-/** A card whose table loads from ``path``; a 404 turns the card into a "not available" note. */
+/** A card whose table loads with ``fetcher``; a 404 turns the card into a "not available" note. */
 function section(title, path, tableSpec, fetcher = () => api.get(path)) {
   const body = h("div");
   const spec = {
@@ -19,7 +19,7 @@ function section(title, path, tableSpec, fetcher = () => api.get(path)) {
         return (await fetcher()) || [];
       } catch (error) {
         if (error.status === 404) {
-          mount(body, unavailable(title));
+          mount(body, unavailable());
           return [];
         }
         throw error;

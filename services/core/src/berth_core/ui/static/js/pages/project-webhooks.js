@@ -75,7 +75,7 @@ export async function render(root, { project, perms }) {
     await api.list(base, { page: 1, page_size: 1 });
   } catch (error) {
     if (error.status === 404) {
-      mount(root, unavailable(t("webhook.what")));
+      mount(root, unavailable());
       return;
     }
     throw error;
