@@ -270,6 +270,23 @@ SCENARIOS: tuple[tuple[str, Callable[[Run], None]], ...] = (
 )
 
 
+def put_tag(session: requests.Session, url: str, manifest: bytes, attempts: int = 3) -> None:
+    """PUT a manifest by tag; a gateway error or dropped connection is retried (a server restart is not our figure)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            answer = session.put(url, data=manifest, timeout=60)
+        except requests.ConnectionError:
+            if attempt == attempts:
+                raise
+            time.sleep(attempt)
+            continue
+        if answer.status_code == 201:
+            return
+        if answer.status_code not in (502, 503, 504) or attempt == attempts:
+            raise tools.ToolError(f"tagging PUT answered {answer.status_code}: {answer.text[:200]}")
+        time.sleep(attempt)
+
+
 def create_tagged_repository(system: System, scratch: Path, tags: int) -> dict[str, Any]:
     """Push one small image, then tag its manifest ``tags`` times by manifest PUT (bounded in time).
 
@@ -293,9 +310,7 @@ def create_tagged_repository(system: System, scratch: Path, tags: int) -> dict[s
                 index = next(counter, None)
             if index is None:
                 return
-            answer = session.put(f"{system.url}/v2/{repo}/manifests/t{index:05d}", data=manifest, timeout=60)
-            if answer.status_code != 201:
-                raise tools.ToolError(f"tagging PUT answered {answer.status_code}: {answer.text[:200]}")
+            put_tag(session, f"{system.url}/v2/{repo}/manifests/t{index:05d}", manifest)
         raise tools.ToolError(f"tagging did not finish within {TAGGING_DEADLINE}s")
 
     seconds = _parallel([worker] * TAGGING_THREADS, TAGGING_THREADS)

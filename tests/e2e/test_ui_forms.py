@@ -184,6 +184,61 @@ def test_robot_form(stack: Stack, chromium, admin: Api, project: dict):  # noqa:
         ui.assert_clean()
 
 
+def test_sign_up_form(stack: Stack, chromium, admin: Api):  # noqa: F811
+    username = unique("uisignup")
+    admin.put("/configurations", {"self_registration": True})
+    try:
+        with open_page(chromium, stack.url) as ui:
+            ui.goto("/account/sign-in")
+            page = ui.page
+            page.get_by_role("link", name="Sign up").click()
+            ui.settle()
+            page.get_by_label("User name").fill(username)
+            page.get_by_label("Email").fill("broken@")
+            page.get_by_label("Full name").fill("Self Service")
+            page.get_by_label("Password", exact=True).fill("Passw0rdSelf")
+            page.get_by_label("Confirm password").fill("Passw0rdSelf")
+            page.get_by_role("button", name="Create account").click()
+            expect(ui.field_error("Email")).to_contain_text("email address")
+            assert admin.json("/users", q=f"username={username}") == []
+            ui.screenshot("39-sign-up-error", full_page=False)
+
+            page.get_by_label("Email").fill(f"{username}@example.com")
+            page.get_by_role("button", name="Create account").click()
+            page.wait_for_url("**/account/sign-in")
+            [created] = admin.json("/users", q=f"username={username}")
+            assert created["sysadmin_flag"] is False
+            ui.sign_in(username, "Passw0rdSelf")
+            ui.assert_clean()
+    finally:
+        admin.put("/configurations", {"self_registration": False})
+    # Closed again: the page says so instead of showing the form.
+    with open_page(chromium, stack.url) as ui:
+        ui.goto("/account/sign-up")
+        expect(ui.page.get_by_text("Self-registration is turned off.")).to_be_visible()
+        expect(ui.page.get_by_role("button", name="Create account")).to_have_count(0)
+
+
+def test_profile_form(stack: Stack, chromium, admin: Api, member: tuple[str, str]):  # noqa: F811
+    username, password = member
+    [before] = admin.json("/users", q=f"username={username}")
+    with open_page(chromium, stack.url) as ui:
+        ui.sign_in(username, password)
+        page = ui.page
+        page.locator(".user-menu .dropdown-toggle").click()
+        page.get_by_role("menuitem", name="User profile").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_label("User name")).to_be_disabled()
+        dialog.get_by_label("Email").fill("no-at-sign")
+        dialog.get_by_label("Full name").fill("")
+        dialog.get_by_role("button", name="Save").click()
+        expect(ui.field_error("Email")).to_contain_text("email address")
+        expect(ui.field_error("Full name")).to_have_text("This field is required.")
+        ui.assert_clean()
+    [after] = admin.json("/users", q=f"username={username}")
+    assert (after["email"], after["realname"]) == (before["email"], before["realname"])
+
+
 def test_change_password_form(stack: Stack, chromium, member: tuple[str, str]):  # noqa: F811
     username, password = member
     with open_page(chromium, stack.url) as ui:

@@ -171,5 +171,10 @@ class Api:
         response.raise_for_status()
         return response
 
+    def put(self, path: str, body: dict) -> requests.Response:
+        response = self.request("PUT", path, json=body)
+        response.raise_for_status()
+        return response
+
     def delete(self, path: str) -> requests.Response:
         return self.request("DELETE", path)

@@ -326,7 +326,13 @@ def build_app(settings, database_url: str):
     routed = RoutedDatabase()
     conn = psycopg2.connect(database_url)
     try:
-        routed.route(SingleConnection(conn))
+        start = SingleConnection(conn)
+        # With an admin present, start-up creates nothing and takes no bootstrap lock, so a
+        # concurrent test holding that lock in its open transaction cannot make this wait.
+        with start.transaction() as cur:
+            if users_db.get_user_by_name(cur, "admin") is None:
+                users_db.insert_user(cur, username="admin", email=None, realname="", comment="", password_hash=None, sysadmin_flag=True)
+        routed.route(start)
         app = create_app(settings, db=routed)
     finally:
         conn.rollback()

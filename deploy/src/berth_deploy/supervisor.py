@@ -180,10 +180,14 @@ class Supervisor:
                     continue
                 code = program.process.poll()
                 if code is None:
-                    if program.status == "running" and time.time() - program.started_at > HEALTHY_AFTER:
+                    if program.status == "starting" and is_ready(program.ready):
+                        program.status = "running"
+                        self.say("program_ready", program=program.name)
+                        self.write_state()
+                    elif program.status == "running" and time.time() - program.started_at > HEALTHY_AFTER:
                         program.backoff = 1.0
                     continue
-                if program.status == "running":
+                if program.status in ("running", "starting"):
                     # Leftovers of the dead program (e.g. gunicorn workers) would hold its port.
                     _signal_group(program.process.pid, signal.SIGKILL)
                     program.status = "backoff"
@@ -193,8 +197,7 @@ class Supervisor:
                     self.write_state()
                 elif program.status == "backoff" and now >= program.next_start:
                     program.restarts += 1
-                    self.spawn(program)
-                    program.status = "running"
+                    self.spawn(program)  # "starting" until its readiness check passes
                     self.write_state()
             time.sleep(0.2)
 

@@ -67,8 +67,8 @@ def broker(rabbitmq_url: str) -> Iterator[Broker]:
     found.cleanup([job.name for job in _registry(JobserviceSettings(database_url="", rabbitmq_url=""))])
 
 
-def _registry(settings: JobserviceSettings):
-    return default_registry(settings, extra=probe_jobs())
+def _registry(settings: JobserviceSettings, storage=None):
+    return default_registry(settings, storage=storage, extra=probe_jobs())
 
 
 @pytest.fixture
@@ -81,7 +81,6 @@ def make_settings(js_database_url: str, rabbitmq_url: str, broker: Broker) -> Ca
             "rabbitmq_url": rabbitmq_url,
             "amqp_prefix": broker.prefix,
             "workers": 4,
-            "db_pool_size": 6,
             "heartbeat_seconds": 1,
             "task_lease_seconds": 3.0,
             "sweep_interval_seconds": 0.3,
@@ -109,9 +108,10 @@ def start_jobservice(make_settings: Callable[..., JobserviceSettings], js_db: Da
     """Start in-process jobservices (built-in and probe job types); all are stopped afterwards."""
     started: list[Jobservice] = []
 
-    def start(**overrides) -> Jobservice:
+    def start(*, storage=None, **overrides) -> Jobservice:
+        """``storage``: a factory of the registry storage driver for PURGE_UPLOAD."""
         settings = make_settings(**overrides)
-        service = Jobservice(settings, registry=_registry(settings))
+        service = Jobservice(settings, registry=_registry(settings, storage))
         started.append(service)
         service.start()
         wait_until(service.consumer.connected.is_set, 10, "job consumer connected")

@@ -132,7 +132,7 @@ def test_purge_upload_removes_abandoned_sessions_and_orphans_only(start_jobservi
     young_orphan = session(1, row=False)
     no_bytes = session(200, stored=False)
 
-    service = start_jobservice(storage_driver="filesystem", storage__filesystem__root=str(root))
+    service = start_jobservice(storage=lambda: create_driver("filesystem", {"root": str(root)}))
     client = JobClient(js_db, service.publisher, service.registry)
     _, execution = run_job(client, js_db, "PURGE_UPLOAD", {"age_hours": 168, "dry_run": True})
     assert execution.extra_attrs == {"purged_sessions": 2, "purged_orphans": 1, "dry_run": True}

@@ -268,3 +268,30 @@ def test_pool_registration_heartbeat_and_busy_workers(start_jobservice, js_db):
     wait_status(js_db, busy.id, "Stopped")
     service.stop(grace_seconds=0)
     assert client.pools() == []
+
+
+def test_a_connection_lost_mid_job_is_survived_and_the_job_counts_once(start_jobservice, js_db, broker, rabbitmq_url):
+    from jobservice_tcp_proxy import TcpProxy
+
+    port = int(rabbitmq_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = TcpProxy("127.0.0.1", port)
+    proxy.up()
+    try:
+        service = start_jobservice(rabbitmq_url=rabbitmq_url.replace(f":{port}/", f":{proxy.port}/"))
+        running = submit(service, "T_PROBE", label="cut", steps=30, step_seconds=0.05)
+        wait_until(lambda: task(js_db, running.id).progress > 0, 10, "job making progress")
+        proxy.down()  # the broker "restarts": it requeues the unacked message
+        wait_until(lambda: not service.consumer.connected.is_set(), 10, "consumer noticed the loss")
+        assert wait_status(js_db, running.id, "Success", timeout=15).run_count == 1  # the job itself went on
+        queue = broker.topology.work_queue("T_PROBE")
+        assert broker.message_count(queue) == 1  # requeued by the broker, not settled by us
+        proxy.up()
+        wait_until(service.consumer.connected.is_set, 15, "consumer reconnected")
+        wait_until(lambda: broker.message_count(queue) == 0, 10, "redelivery consumed")
+        after = submit(service, "T_PROBE", label="after-cut")
+        wait_status(js_db, after.id, "Success")
+        assert [r["outcome"] for r in probe_runs(js_db, "cut")] == ["done"]
+        assert task(js_db, running.id).run_count == 1  # the redelivery was acked without a second run
+        assert service.consumer.inflight == 0
+    finally:
+        proxy.down()

@@ -137,3 +137,30 @@ def test_settings_defaults_and_redaction():
     assert settings.task_lease_seconds == 30 and settings.upload_purging_interval_hours == 24
     shown = repr(settings)
     assert "pw" not in shown and "********" in shown
+
+
+def test_storage_settings_match_the_registry_ones_field_for_field():
+    import dataclasses
+
+    from berth_jobservice.settings import StorageSettings
+    from berth_registry.settings import RegistrySettings
+
+    def storage_fields(cls):
+        return {
+            f.name: (f.metadata["berth"].kind, f.metadata["berth"].default, f.metadata["berth"].secret, f.metadata["berth"].choices)
+            for f in dataclasses.fields(cls)
+            if f.name.startswith("storage")
+        }
+
+    assert StorageSettings.PREFIX == RegistrySettings.PREFIX
+    assert storage_fields(StorageSettings) == storage_fields(RegistrySettings)
+
+
+def test_storage_driver_comes_from_the_registry_variables(tmp_path, monkeypatch):
+    from berth_jobservice import storage
+
+    monkeypatch.setenv("REGISTRY_STORAGE_DRIVER", "filesystem")
+    monkeypatch.setenv("REGISTRY_STORAGE__FILESYSTEM__ROOT", str(tmp_path))
+    driver = storage.from_environment()
+    driver.put_content("/probe", b"x")
+    assert (tmp_path / "probe").read_bytes() == b"x"

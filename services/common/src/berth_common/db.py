@@ -32,6 +32,10 @@ class Database:
             application_name=application_name,
             connect_timeout=5,
         )
+        # psycopg2's pool closes every returned connection beyond ``minconn``. Raising it after
+        # construction keeps up to ``maxconn`` idle connections without connecting eagerly
+        # (connections made before gunicorn's preload fork would be shared by the workers).
+        self._pool.minconn = maxconn
         # ThreadedConnectionPool raises when exhausted; the semaphore makes callers wait instead.
         self._slots = threading.BoundedSemaphore(maxconn)
 

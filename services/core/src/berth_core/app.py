@@ -37,6 +37,7 @@ def create_app(settings: CoreSettings | None = None, *, db: Database | None = No
     berth_logging.configure("core", settings.log_level, settings.syslog_address or None)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    db_given = db is not None
     db = db or Database(settings.database_url, maxconn=settings.db_pool_size, application_name="berth-core")
     app.extensions["berth.settings"] = settings
     app.extensions["berth.db"] = db
@@ -50,7 +51,7 @@ def create_app(settings: CoreSettings | None = None, *, db: Database | None = No
     app.extensions["berth.auth"] = Authenticator(settings, db, hasher, configs)
     app.extensions["berth.sessions"] = SessionManager(master_key)
     app.extensions["berth.tokens"] = TokenIssuer.from_file(settings.token_private_key_path, settings.token_issuer, settings.token_service)
-    users_service.bootstrap(db, hasher, settings.admin_initial_password)
+    _bootstrap(settings, hasher, db if db_given else None)
 
     init_request_context(app, "core")
     errors.init_app(app)
@@ -73,3 +74,20 @@ def create_app(settings: CoreSettings | None = None, *, db: Database | None = No
         app.register_blueprint(blueprint)
     app.register_blueprint(ui_bp)  # the web UI (issue 6)
     return app
+
+
+def _bootstrap(settings: CoreSettings, hasher: Hasher, db: Database | None) -> None:
+    """Create the initial admin and ``library`` at start-up.
+
+    gunicorn preloads the app in its master and then forks: a connection opened from the app's
+    pool now would be shared by every worker. So, unless a test hands us its own connection,
+    the bootstrap uses a separate one-connection pool that is closed before the fork.
+    """
+    if db is not None:
+        users_service.bootstrap(db, hasher, settings.admin_initial_password)
+        return
+    once = Database(settings.database_url, maxconn=1, application_name="berth-core-bootstrap")
+    try:
+        users_service.bootstrap(once, hasher, settings.admin_initial_password)
+    finally:
+        once.close()

@@ -43,12 +43,22 @@ PURGE_UPLOAD = "PURGE_UPLOAD"
 STOP_NOTICE_SECONDS = 3.0
 
 
+def pool_size(settings: JobserviceSettings) -> int:
+    """Pooled database connections: the setting, or enough that nothing waits on another.
+
+    A job may hold a transaction while its context opens another (a log line, progress), so each
+    worker can need two at once; the loops need six (heartbeat, sweeper lock + work, scheduler,
+    relay, dispatcher). Leader and slot locks use connections of their own, outside the pool.
+    """
+    return settings.db_pool_size or 2 * settings.workers + 6
+
+
 class Jobservice:
     """One jobservice process; see the module docstring."""
 
     def __init__(self, settings: JobserviceSettings, *, registry: JobRegistry | None = None) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url, maxconn=settings.db_pool_size, application_name="berth-jobservice")
+        self.db = Database(settings.database_url, maxconn=pool_size(settings), application_name="berth-jobservice")
         self.topology = Topology(settings.amqp_prefix)
         self.registry = registry if registry is not None else default_registry(settings)
         self.pool_id = pool_service.new_pool_id()

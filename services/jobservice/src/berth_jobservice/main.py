@@ -16,7 +16,7 @@ from berth_common.logging import configure
 from berth_common.settings import SettingsError
 from berth_jobservice.app import Jobservice
 from berth_jobservice.jobs.base import JobRegistry
-from berth_jobservice.settings import JobserviceSettings
+from berth_jobservice.settings import JobserviceSettings, StorageSettings
 
 log = structlog.get_logger("berth_jobservice")
 
@@ -46,6 +46,7 @@ def run(settings: JobserviceSettings, registry: JobRegistry | None = None) -> in
 def main() -> int:
     try:
         settings = JobserviceSettings.from_env()
+        StorageSettings.from_env()  # fail now rather than at the first PURGE_UPLOAD run
     except SettingsError as exc:
         print(f"berth-jobservice: {exc}", file=sys.stderr)
         return 2

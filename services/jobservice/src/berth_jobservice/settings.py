@@ -1,4 +1,9 @@
-"""Jobservice settings, read once from ``JOBSERVICE_*`` environment variables (rendered by prepare)."""
+"""Jobservice settings, read once from the environment (rendered by prepare).
+
+``JOBSERVICE_*`` configure the service itself. The registry's storage, which PURGE_UPLOAD (and
+later garbage collection) deletes from, is read from the very ``REGISTRY_STORAGE_*`` variables the
+registry uses, so the two can never disagree about where the bytes are.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ class JobserviceSettings(Settings):
     PREFIX = "JOBSERVICE_"
 
     database_url: str = setting(str, required=True, secret=True, help="PostgreSQL URL")
-    db_pool_size: int = setting(int, 8, minimum=2, maximum=200, help="pooled connections (leader locks use their own)")
+    db_pool_size: int = setting(int, 0, minimum=0, maximum=400, help="pooled connections; 0 = 2 × workers + 6 (see app.py)")
     rabbitmq_url: str = setting(str, required=True, secret=True, help="AMQP URL")
     amqp_prefix: str = setting(str, "berth", help="first part of every queue and exchange name (berth.jobs.<TYPE>, berth.events)")
     amqp_reconnect_max_seconds: float = setting(float, 30.0, minimum=0.1, help="longest wait between reconnect attempts")
@@ -50,16 +55,27 @@ class JobserviceSettings(Settings):
     upload_purging_interval_hours: int = setting(int, 24, minimum=1)
     upload_purging_dry_run: bool = setting(bool, False)
 
-    # The registry's storage, for PURGE_UPLOAD (same names and meaning as REGISTRY_STORAGE_*).
+    log_level: str = setting(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    syslog_address: str = setting(str, "", help="host:port of the log collector (UDP)")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class StorageSettings(Settings):
+    """The registry's storage settings, same variables and defaults as RegistrySettings' storage part.
+
+    Kept field for field identical to berth_registry.settings.RegistrySettings (a unit test
+    checks it), because berth_registry.storage.factory.from_settings reads exactly these fields.
+    """
+
+    PREFIX = "REGISTRY_"
+
     storage_driver: str = setting(str, "filesystem", choices=("filesystem", "s3", "inmemory"))
     storage__filesystem__root: str = setting(str, "/var/lib/berth/registry")
     storage__s3__bucket: str = setting(str, "")
     storage__s3__region: str = setting(str, "us-east-1")
-    storage__s3__endpoint_url: str = setting(str, "")
+    storage__s3__endpoint_url: str = setting(str, "", help="e.g. http://127.0.0.1:9000 for MinIO; empty for AWS")
     storage__s3__access_key: str = setting(str, "", secret=True)
     storage__s3__secret_key: str = setting(str, "", secret=True)
     storage__s3__root_directory: str = setting(str, "")
     storage__s3__chunk_size: int = setting(int, 10 * 1024 * 1024, minimum=5 * 1024 * 1024)
-
-    log_level: str = setting(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    syslog_address: str = setting(str, "", help="host:port of the log collector (UDP)")
+    storage__s3__redirect: bool = setting(bool, False, help="answer blob GETs with 307 to a presigned URL")

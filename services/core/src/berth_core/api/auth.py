@@ -77,9 +77,7 @@ def authenticate_request() -> SecurityContext:
             session = ext("sessions").resolve(cur, cookie, timeout)
             user = users_db.get_user(cur, session.user_id) if session else None
         if session is not None and user is not None:
-            if request.method not in SAFE_METHODS and not csrf_matches(
-                session.csrf_token, request.headers.get(CSRF_HEADER)
-            ):
+            if request.method not in SAFE_METHODS and not csrf_matches(session.csrf_token, request.headers.get(CSRF_HEADER)):
                 raise APIError(errors.FORBIDDEN, "CSRF token invalid")
             g.berth_csrf_token = session.csrf_token
             return context_for(Principal(name=user.username, user=user), security.SESSION, session_key=session.key)

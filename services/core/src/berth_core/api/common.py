@@ -29,9 +29,7 @@ def bad_request(message: str) -> APIError:
     return APIError(errors.BAD_REQUEST, message)
 
 
-def json_body(
-    allowed: Collection[str], *, required: bool = True, allow_unknown: Collection[str] = ()
-) -> dict[str, Any]:
+def json_body(allowed: Collection[str], *, required: bool = True, allow_unknown: Collection[str] = ()) -> dict[str, Any]:
     """The request's JSON object; 400 if it is not one or has fields outside ``allowed``.
 
     ``allow_unknown`` lists read-only fields clients commonly echo back (ignored, not errors).

@@ -83,12 +83,7 @@ def import_users():
     ensure_system("ldap-user", "create")
     body = json_body(("ldap_uid_list",))
     uids = body.get("ldap_uid_list")
-    if (
-        not isinstance(uids, list)
-        or not uids
-        or len(uids) > MAX_IMPORT
-        or not all(isinstance(u, str) and 0 < len(u) <= 255 for u in uids)
-    ):
+    if not isinstance(uids, list) or not uids or len(uids) > MAX_IMPORT or not all(isinstance(u, str) and 0 < len(u) <= 255 for u in uids):
         raise APIError(errors.BAD_REQUEST, f"ldap_uid_list must list 1 to {MAX_IMPORT} user ids")
     stored = _stored()
     if stored["auth_mode"] != LDAP_AUTH:

@@ -64,9 +64,7 @@ def add_member(project: Project):
             raise APIError(errors.BAD_REQUEST, "member_group accepts id, group_name, group_type and ldap_group_dn")
         entity_id, name = members.resolve_group(db, configs, group_spec)
         entity_type = "g"
-    member_id = members.add_member(
-        db, current_security(), project, entity_id, entity_type, name, role_id, client_address() or ""
-    )
+    member_id = members.add_member(db, current_security(), project, entity_id, entity_type, name, role_id, client_address() or "")
     return created(f"/api/v2.0/projects/{project.project_id}/members/{member_id}")
 
 

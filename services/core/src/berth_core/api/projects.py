@@ -27,6 +27,7 @@ from berth_core.services import projects, rbac
 from berth_core.services.security import (
     SecurityContext,
     current_security,
+    deny,
     ensure_authenticated,
     ensure_project,
     load_project,
@@ -237,9 +238,7 @@ def list_quotas():
     if not ctx.can_system("quota", "list"):
         # Harbor lets project members read their own project's quota, nothing else.
         if reference_id is None:
-            raise APIError(
-                errors.FORBIDDEN if ctx.is_authenticated else errors.UNAUTHORIZED, "listing quotas needs admin rights"
-            )
+            raise deny(ctx)
         ensure_project(reference_id, "quota", "read")
     params = parse_list_params(QUOTA_FIELDS, QUOTA_SORTABLE)
     items, total = projects.list_quotas(ext("db"), params, reference_id)
@@ -260,9 +259,7 @@ def update_quota(quota_id: str):
     qid = path_id(quota_id, "id")
     ctx = current_security()
     if not ctx.can_system("quota", "update"):
-        raise APIError(
-            errors.FORBIDDEN if ctx.is_authenticated else errors.UNAUTHORIZED, "updating quotas needs admin rights"
-        )
+        raise deny(ctx)
     body = json_body(("hard",))
     hard = body.get("hard")
     if not isinstance(hard, dict) or set(hard) != {"storage"}:

@@ -77,9 +77,7 @@ def list_robots():
 @bp.post("/robots")
 def create_robot():
     req = robots.parse_request(json_body(ROBOT_FIELDS), creating=True)
-    robot, name, secret = robots.create_robot(
-        ext("db"), ext("configs"), ext("hasher"), current_security(), req, client_address() or ""
-    )
+    robot, name, secret = robots.create_robot(ext("db"), ext("configs"), ext("hasher"), current_security(), req, client_address() or "")
     body = {
         "id": robot.id,
         "name": name,
@@ -111,9 +109,7 @@ def refresh_secret(robot_id: str):
     rid = path_id(robot_id, "robot_id")
     body = json_body(("secret",), required=False)
     secret = get_str(body, "secret", max_length=128) or None
-    new_secret = robots.refresh_secret(
-        ext("db"), ext("hasher"), current_security(), rid, secret, client_address() or "", _prefix()
-    )
+    new_secret = robots.refresh_secret(ext("db"), ext("hasher"), current_security(), rid, secret, client_address() or "", _prefix())
     return jsonify({"secret": new_secret})
 
 

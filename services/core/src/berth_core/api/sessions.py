@@ -35,9 +35,7 @@ def _form_value(name: str) -> str:
 
 @bp.post("/login")
 def login():
-    principal = ext("auth").login(
-        _form_value("principal"), _form_value("password"), client_address() or "", audit_success=True
-    )
+    principal = ext("auth").login(_form_value("principal"), _form_value("password"), client_address() or "", audit_success=True)
     if principal.user is None:
         raise unauthorized("robot accounts cannot sign in to the UI")
     db = ext("db")

@@ -26,9 +26,7 @@ bp = Blueprint("tokens", __name__, url_prefix="/service")
 def _check_service(service: str | None) -> None:
     issuer = ext("tokens")
     if service is not None and service != issuer.service:
-        raise APIError(
-            errors.BAD_REQUEST, f"unknown service {service[:64]!r}; this token service serves {issuer.service!r}"
-        )
+        raise APIError(errors.BAD_REQUEST, f"unknown service {service[:64]!r}; this token service serves {issuer.service!r}")
 
 
 def _issue(ctx: SecurityContext, raw_scopes: list[str]) -> dict:

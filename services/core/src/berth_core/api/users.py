@@ -75,9 +75,7 @@ def create_user():
         realname=get_str(body, "realname", default="") or "",
         comment=get_str(body, "comment", default="") or "",
     )
-    user_id = users.create_user(
-        ext("db"), ext("configs"), ext("hasher"), current_security(), new, client_address() or ""
-    )
+    user_id = users.create_user(ext("db"), ext("configs"), ext("hasher"), current_security(), new, client_address() or "")
     return created(f"/api/v2.0/users/{user_id}")
 
 

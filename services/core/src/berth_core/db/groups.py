@@ -105,9 +105,7 @@ def list_groups(
     cur.execute(sql.SQL("SELECT count(*) FROM user_groups WHERE {}").format(where), values)
     total = cur.fetchone()[0]
     cur.execute(
-        sql.SQL(
-            "SELECT " + _COLUMNS + " FROM user_groups WHERE {} ORDER BY id LIMIT %(limit)s OFFSET %(offset)s"
-        ).format(where),
+        sql.SQL("SELECT " + _COLUMNS + " FROM user_groups WHERE {} ORDER BY id LIMIT %(limit)s OFFSET %(offset)s").format(where),
         {**values, "limit": params.limit, "offset": params.offset},
     )
     return [UserGroup(*row) for row in cur.fetchall()], total

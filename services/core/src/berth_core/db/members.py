@@ -77,9 +77,7 @@ def update_role(cur, project_id: int, member_id: int, role: int) -> bool:
 
 
 def delete_member(cur, project_id: int, member_id: int) -> bool:
-    cur.execute(
-        "DELETE FROM project_members WHERE project_id = %(pid)s AND id = %(mid)s", {"pid": project_id, "mid": member_id}
-    )
+    cur.execute("DELETE FROM project_members WHERE project_id = %(pid)s AND id = %(mid)s", {"pid": project_id, "mid": member_id})
     return cur.rowcount == 1
 
 
@@ -118,7 +116,5 @@ def list_members(cur, project_id: int, entityname: str | None, params: ListParam
 
 
 def role_counts(cur, project_id: int) -> dict[int, int]:
-    cur.execute(
-        "SELECT role, count(*) FROM project_members WHERE project_id = %(pid)s GROUP BY role", {"pid": project_id}
-    )
+    cur.execute("SELECT role, count(*) FROM project_members WHERE project_id = %(pid)s GROUP BY role", {"pid": project_id})
     return dict(cur.fetchall())

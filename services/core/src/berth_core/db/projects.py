@@ -175,9 +175,9 @@ def list_projects(
     if visible_to is not None:
         visibility = sql.SQL("({} OR p.project_id = ANY(%(visible)s))").format(PUBLIC_SQL)
         values["visible"] = list(visible_to)
-    base = sql.SQL(
-        "FROM projects p LEFT JOIN users u ON u.user_id = p.owner_id WHERE NOT p.deleted AND {} AND {}"
-    ).format(visibility, condition)
+    base = sql.SQL("FROM projects p LEFT JOIN users u ON u.user_id = p.owner_id WHERE NOT p.deleted AND {} AND {}").format(
+        visibility, condition
+    )
     cur.execute(sql.SQL("SELECT count(*) ") + base, values)
     total = cur.fetchone()[0]
     page_sql, page_values = listing.limit_offset(params)
@@ -210,8 +210,7 @@ def is_public(cur, project_id: int) -> bool:
 # --- quotas -------------------------------------------------------------------------------------
 
 _QUOTA_FIELDS = (
-    "SELECT q.project_id, q.project_id, p.name, coalesce(u.username, ''), q.hard_storage, q.used_storage, "
-    "q.creation_time, q.update_time "
+    "SELECT q.project_id, q.project_id, p.name, coalesce(u.username, ''), q.hard_storage, q.used_storage, q.creation_time, q.update_time "
 )
 _QUOTA_FROM = "FROM quotas q JOIN projects p ON p.project_id = q.project_id LEFT JOIN users u ON u.user_id = p.owner_id"
 _QUOTA_SELECT = _QUOTA_FIELDS + _QUOTA_FROM

@@ -15,9 +15,7 @@ def locked_until(cur, username: str, client_ip: str) -> dt.datetime | None:
     return row[0] if row else None
 
 
-def record_failure(
-    cur, username: str, client_ip: str, *, window_seconds: int, max_failures: int, lockout_seconds: int
-) -> bool:
+def record_failure(cur, username: str, client_ip: str, *, window_seconds: int, max_failures: int, lockout_seconds: int) -> bool:
     """Count one failure; start a lockout when the window holds ``max_failures``. True if locked."""
     cur.execute(
         """
@@ -45,9 +43,7 @@ def record_failure(
 
 
 def clear(cur, username: str, client_ip: str) -> None:
-    cur.execute(
-        "DELETE FROM login_failures WHERE username = %(u)s AND client_ip = %(ip)s", {"u": username, "ip": client_ip}
-    )
+    cur.execute("DELETE FROM login_failures WHERE username = %(u)s AND client_ip = %(ip)s", {"u": username, "ip": client_ip})
 
 
 def purge_stale(cur, older_than_seconds: int) -> None:

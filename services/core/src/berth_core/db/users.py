@@ -136,9 +136,7 @@ def set_sysadmin(cur, user_id: int, flag: bool) -> None:
     )
 
 
-def set_ldap_attributes(
-    cur, user_id: int, *, ldap_dn: str, email: str | None, realname: str, admin_role_in_auth: bool
-) -> None:
+def set_ldap_attributes(cur, user_id: int, *, ldap_dn: str, email: str | None, realname: str, admin_role_in_auth: bool) -> None:
     """Refresh what LDAP says about an onboarded user at each login."""
     cur.execute(
         """
@@ -190,9 +188,7 @@ def search_users(cur, fragment: str, params: ListParams) -> tuple[list[tuple[int
     total = cur.fetchone()[0]
     page_sql, page_values = listing.limit_offset(params)
     cur.execute(
-        sql.SQL(
-            "SELECT user_id, username FROM users WHERE NOT deleted AND username ILIKE %(pattern)s ESCAPE '\\' ORDER BY username "
-        )
+        sql.SQL("SELECT user_id, username FROM users WHERE NOT deleted AND username ILIKE %(pattern)s ESCAPE '\\' ORDER BY username ")
         + page_sql,
         {**values, **page_values},
     )

@@ -133,9 +133,7 @@ class Configurations:
             raise APIError(errors.BAD_REQUEST, "auth_mode can only be changed while admin is the only user")
         if merged["skip_audit_log_database"] and not merged["audit_log_forward_endpoint"]:
             raise APIError(errors.BAD_REQUEST, "skip_audit_log_database requires audit_log_forward_endpoint")
-        stored = {
-            key: self.box.encrypt(value) if ITEMS[key].secret and value else value for key, value in changes.items()
-        }
+        stored = {key: self.box.encrypt(value) if ITEMS[key].secret and value else value for key, value in changes.items()}
         config_db.upsert(cur, stored)
         return {key: "********" if ITEMS[key].secret else value for key, value in changes.items()}
 
@@ -174,9 +172,7 @@ def validate_item(key: object, value: object) -> Any:
 def _check_string_item(key: str, value: str) -> None:
     if key == "ldap_url" and value and not re.match(r"^ldaps?://[^\s/]+(:\d+)?/?$", value):
         raise APIError(errors.BAD_REQUEST, "ldap_url must look like ldap://host:port or ldaps://host:port")
-    if key in ("ldap_uid", "ldap_group_attribute_name", "ldap_group_membership_attribute") and not _ATTRIBUTE.match(
-        value
-    ):
+    if key in ("ldap_uid", "ldap_group_attribute_name", "ldap_group_membership_attribute") and not _ATTRIBUTE.match(value):
         raise APIError(errors.BAD_REQUEST, f"{key} must be an LDAP attribute name")
     if key in ("ldap_filter", "ldap_group_search_filter") and value and not _balanced_filter(value):
         raise APIError(errors.BAD_REQUEST, f"{key} must be an LDAP filter with balanced parentheses")

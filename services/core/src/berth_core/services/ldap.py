@@ -143,9 +143,7 @@ class LdapClient:
         """Bind with the search DN and read the base DN; raises LdapError with the reason."""
         conn = self._search_connection()
         try:
-            if self.config.base_dn and not conn.search(
-                self.config.base_dn, "(objectClass=*)", ldap3.BASE, attributes=[]
-            ):
+            if self.config.base_dn and not conn.search(self.config.base_dn, "(objectClass=*)", ldap3.BASE, attributes=[]):
                 raise LdapError(f"base DN {self.config.base_dn} cannot be read: {conn.result.get('description')}")
         finally:
             conn.unbind()

@@ -41,9 +41,7 @@ def _ldap(configs: Configurations, db: Database) -> LdapClient | None:
     return LdapClient(LdapConfig.from_values(values))
 
 
-def resolve_user(
-    db: Database, configs: Configurations, authenticator: Authenticator, spec: dict[str, Any]
-) -> tuple[int, str]:
+def resolve_user(db: Database, configs: Configurations, authenticator: Authenticator, spec: dict[str, Any]) -> tuple[int, str]:
     """(user_id, username) of ``member_user`` ({user_id} or {username}); onboards LDAP users."""
     user_id, username = spec.get("user_id"), spec.get("username")
     with db.transaction() as cur:
@@ -135,16 +133,12 @@ def get_member(db: Database, project: Project, member_id: int) -> Member:
     return member
 
 
-def list_members(
-    db: Database, project: Project, entityname: str | None, params: ListParams
-) -> tuple[list[Member], int]:
+def list_members(db: Database, project: Project, entityname: str | None, params: ListParams) -> tuple[list[Member], int]:
     with db.transaction() as cur:
         return members_db.list_members(cur, project.project_id, entityname, params)
 
 
-def update_member(
-    db: Database, ctx: SecurityContext, project: Project, member_id: int, role_id: int, client_ip: str
-) -> None:
+def update_member(db: Database, ctx: SecurityContext, project: Project, member_id: int, role_id: int, client_ip: str) -> None:
     with db.transaction() as cur:
         member = members_db.get_member(cur, project.project_id, member_id)
         if member is None or not members_db.update_role(cur, project.project_id, member_id, role_id):

@@ -109,18 +109,14 @@ def parse_request(body: Mapping[str, Any], *, creating: bool) -> ProjectRequest:
     return ProjectRequest(name, metadata, check_storage_limit(body.get("storage_limit")))
 
 
-def create_project(
-    db: Database, configs: Configurations, ctx: SecurityContext, req: ProjectRequest, client_ip: str
-) -> int:
+def create_project(db: Database, configs: Configurations, ctx: SecurityContext, req: ProjectRequest, client_ip: str) -> int:
     """Create a project; returns its id. 401/403 when not allowed, 409 when the name is taken."""
     assert req.name is not None
     if not ctx.is_authenticated:
         raise APIError(errors.UNAUTHORIZED, "authentication is required to create projects")
     with db.transaction() as cur:
         config = configs.load(cur)
-        allowed = ctx.can_system("project", "create") or (
-            ctx.is_user and config["project_creation_restriction"] == "everyone"
-        )
+        allowed = ctx.can_system("project", "create") or (ctx.is_user and config["project_creation_restriction"] == "everyone")
         if not allowed:
             raise APIError(errors.FORBIDDEN, "only system admins may create projects")
         # Only admins choose a limit; everyone else gets the system default.

@@ -23,7 +23,7 @@ from berth_core.errors import APIError
 from berth_core.services import audit, rbac
 from berth_core.services.configurations import Configurations
 from berth_core.services.passwords import Hasher, check_policy, generate_secret
-from berth_core.services.security import SecurityContext
+from berth_core.services.security import SecurityContext, deny
 
 ROBOT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 MAX_PERMISSIONS = 100
@@ -48,9 +48,7 @@ def parse_request(body: dict[str, Any], *, creating: bool) -> RobotRequest:
     """Validate the shape and types of a robot body; raises 400 naming the problem."""
     name = body.get("name")
     if creating and (not isinstance(name, str) or not ROBOT_NAME.match(name) or len(name) > 128):
-        raise APIError(
-            errors.BAD_REQUEST, "name must be 1-128 lower-case letters and digits separated by '.', '_' or '-'"
-        )
+        raise APIError(errors.BAD_REQUEST, "name must be 1-128 lower-case letters and digits separated by '.', '_' or '-'")
     level = body.get("level")
     if level not in ("system", "project"):
         raise APIError(errors.BAD_REQUEST, "level must be system or project")
@@ -61,9 +59,7 @@ def parse_request(body: dict[str, Any], *, creating: bool) -> RobotRequest:
     if not isinstance(disable, bool):
         raise APIError(errors.BAD_REQUEST, "disable must be a boolean")
     duration = body.get("duration")
-    if duration is not None and (
-        isinstance(duration, bool) or not isinstance(duration, int) or duration == 0 or duration < -1
-    ):
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int) or duration == 0 or duration < -1):
         raise APIError(errors.BAD_REQUEST, "duration must be -1 (never expires) or a positive number of days")
     if duration is not None and duration > 365 * 100:
         raise APIError(errors.BAD_REQUEST, "duration must be at most 36500 days")
@@ -147,9 +143,7 @@ def full_name(robot: Robot, prefix: str) -> str:
 def _ensure_may_manage(ctx: SecurityContext, level: str, project_id: int | None, action: str) -> None:
     allowed = ctx.can_system("robot", action) if level == "system" else ctx.can(project_id or 0, "robot", action)
     if not allowed:
-        if ctx.is_authenticated:
-            raise APIError(errors.FORBIDDEN, f"the caller may not {action} this robot")
-        raise APIError(errors.UNAUTHORIZED, "authentication is required")
+        raise deny(ctx)
 
 
 def create_robot(
@@ -213,9 +207,7 @@ def get_robot(db: Database, ctx: SecurityContext, robot_id: int) -> Robot:
     return robot
 
 
-def list_robots(
-    db: Database, ctx: SecurityContext, params: ListParams, project_id: int | None
-) -> tuple[list[Robot], int]:
+def list_robots(db: Database, ctx: SecurityContext, params: ListParams, project_id: int | None) -> tuple[list[Robot], int]:
     """System admins list every robot; project robot readers list that project's robots."""
     if project_id is not None:
         _ensure_may_manage(ctx, "project", project_id, "list")
@@ -227,9 +219,7 @@ def list_robots(
         return robots_db.list_robots(cur, params, only)
 
 
-def update_robot(
-    db: Database, ctx: SecurityContext, robot_id: int, req: RobotRequest, client_ip: str, prefix: str
-) -> None:
+def update_robot(db: Database, ctx: SecurityContext, robot_id: int, req: RobotRequest, client_ip: str, prefix: str) -> None:
     """PUT: description, disable, duration and permissions; name and level cannot change."""
     with db.transaction() as cur:
         robot = robots_db.get_robot(cur, robot_id)
@@ -247,9 +237,7 @@ def update_robot(
         expires_at = robot.expires_at
         if duration != robot.duration:
             expires_at = -1 if duration == -1 else int(robot.creation_time.timestamp()) + duration * DAY
-        robots_db.update_robot(
-            cur, robot_id, description=req.description, disabled=req.disable, duration=duration, expires_at=expires_at
-        )
+        robots_db.update_robot(cur, robot_id, description=req.description, disabled=req.disable, duration=duration, expires_at=expires_at)
         robots_db.replace_grants(cur, robot_id, grants)
         audit.record(
             cur,

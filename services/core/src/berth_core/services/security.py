@@ -125,10 +125,8 @@ class SecurityContext:
             return True
         pair = (resource, action)
         if self.is_robot:
-            for key in (project_id, None):
-                granted = self.robot_project_grants.get(key, frozenset())
-                if pair in granted or (resource, "*") in granted:
-                    return True
+            if any(pair in self.robot_project_grants.get(key, frozenset()) for key in (project_id, None)):
+                return True
         else:
             for role in self.roles.get(project_id, ()):
                 if rbac.role_allows(role, resource, action):
@@ -139,9 +137,7 @@ class SecurityContext:
         """May the caller do ``action`` on a system-level ``resource`` (users, catalog, ...)?"""
         if self.sysadmin:
             return True
-        return self.is_robot and (
-            (resource, action) in self.robot_system_grants or (resource, "*") in self.robot_system_grants
-        )
+        return self.is_robot and (resource, action) in self.robot_system_grants
 
     def permissions(self, project_id: int) -> list[rbac.Permission]:
         """Every project-level (resource, action) the caller holds in the project, sorted."""
@@ -196,9 +192,7 @@ class SecurityContext:
         )
 
     @classmethod
-    def for_robot(
-        cls, robot: Robot, full_name: str, public_loader: Callable[[int], bool] | None = None
-    ) -> SecurityContext:
+    def for_robot(cls, robot: Robot, full_name: str, public_loader: Callable[[int], bool] | None = None) -> SecurityContext:
         project_grants: dict[int | None, set[rbac.Permission]] = {}
         system_grants: set[rbac.Permission] = set()
         for grant in robot.grants:
@@ -237,13 +231,14 @@ def public_loader() -> Callable[[int], bool]:
     return _db_public_loader()
 
 
-def deny() -> APIError:
-    """401 for anonymous callers (they may retry with credentials), 403 for everyone else."""
-    if current_security().is_authenticated:
+def deny(ctx: SecurityContext | None = None) -> APIError:
+    """401 for anonymous callers (they may retry with credentials), 403 for everyone else.
+
+    ``ctx`` defaults to the current request's context.
+    """
+    if (ctx or current_security()).is_authenticated:
         return APIError(errors.FORBIDDEN, "the caller does not have permission for this operation")
-    return APIError(
-        errors.UNAUTHORIZED, "authentication is required", headers={"WWW-Authenticate": 'Basic realm="berth"'}
-    )
+    return APIError(errors.UNAUTHORIZED, "authentication is required", headers={"WWW-Authenticate": 'Basic realm="berth"'})
 
 
 def ensure_authenticated() -> SecurityContext:
@@ -266,11 +261,6 @@ def ensure_project(project: Project | int, resource: str, action: str) -> None:
 def ensure_system(resource: str, action: str) -> None:
     """Raise 401/403 unless the caller may do ``action`` on the system-level ``resource``."""
     if not current_security().can_system(resource, action):
-        raise deny()
-
-
-def ensure_sysadmin() -> None:
-    if not current_security().is_sysadmin:
         raise deny()
 
 

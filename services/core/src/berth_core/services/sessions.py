@@ -71,10 +71,6 @@ class SessionManager:
     def revoke(cur, key: bytes) -> None:
         sessions_db.delete(cur, key)
 
-    @staticmethod
-    def revoke_user(cur, user_id: int, keep: bytes | None = None) -> None:
-        sessions_db.delete_for_user(cur, user_id, keep)
-
 
 def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), given.encode())

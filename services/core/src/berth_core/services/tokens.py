@@ -87,9 +87,7 @@ def _repository_actions(ctx: SecurityContext, scope: Scope, find_project: Callab
     if project is None:
         return []  # Harbor: unknown project -> nothing granted, not an error
     ctx.remember_project(project)
-    allowed = {
-        a for a, rbac_action in REPOSITORY_ACTIONS.items() if ctx.can(project.project_id, "repository", rbac_action)
-    }
+    allowed = {a for a, rbac_action in REPOSITORY_ACTIONS.items() if ctx.can(project.project_id, "repository", rbac_action)}
     granted = []
     for action in scope.actions:
         if action == "*":

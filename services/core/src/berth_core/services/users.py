@@ -25,7 +25,7 @@ from berth_core.errors import APIError
 from berth_core.services import audit, rbac
 from berth_core.services.configurations import DB_AUTH, Configurations
 from berth_core.services.passwords import Hasher, check_policy
-from berth_core.services.security import SecurityContext
+from berth_core.services.security import SecurityContext, deny
 
 log = structlog.get_logger(__name__)
 
@@ -228,7 +228,7 @@ def change_password(
 
 def set_sysadmin(db: Database, ctx: SecurityContext, user_id: int, flag: bool, client_ip: str) -> None:
     if not ctx.can_system("user", "update"):
-        raise security_denied(ctx)
+        raise deny(ctx)
     if ctx.is_user and ctx.user_id == user_id:
         raise APIError(errors.FORBIDDEN, "administrators cannot change their own admin flag")
     with db.transaction() as cur:
@@ -252,7 +252,7 @@ def set_sysadmin(db: Database, ctx: SecurityContext, user_id: int, flag: bool, c
 def delete_user(db: Database, ctx: SecurityContext, user_id: int, client_ip: str) -> None:
     """Harbor's soft delete: memberships and sessions go, the row stays renamed."""
     if not ctx.can_system("user", "delete"):
-        raise security_denied(ctx)
+        raise deny(ctx)
     if ctx.is_user and ctx.user_id == user_id:
         raise APIError(errors.FORBIDDEN, "users cannot delete themselves")
     with db.transaction() as cur:
@@ -272,12 +272,6 @@ def delete_user(db: Database, ctx: SecurityContext, user_id: int, client_ip: str
             username=ctx.username or "",
             client_ip=client_ip,
         )
-
-
-def security_denied(ctx: SecurityContext) -> APIError:
-    if ctx.is_authenticated:
-        return APIError(errors.FORBIDDEN, "the caller does not have permission for this operation")
-    return APIError(errors.UNAUTHORIZED, "authentication is required")
 
 
 def bootstrap(db: Database, hasher: Hasher, admin_password: str) -> None:

@@ -23,13 +23,13 @@ def default_registry(
 ) -> JobRegistry:
     """Every built-in job type configured from ``settings``, plus ``extra`` ones.
 
-    ``storage`` builds the registry's storage driver for PURGE_UPLOAD (default: from settings).
+    ``storage`` builds the registry's storage driver for PURGE_UPLOAD (default: from the
+    registry's REGISTRY_STORAGE_* environment, read when the job first runs).
     """
     if storage is None:
         from berth_jobservice import storage as storage_module
 
-        def storage() -> StorageDriver:
-            return storage_module.from_settings(settings)
+        storage = storage_module.from_environment
 
     return JobRegistry(
         [

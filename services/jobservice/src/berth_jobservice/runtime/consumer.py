@@ -66,6 +66,7 @@ class JobConsumer(threading.Thread):
         self._generation = 0
         self._paused: frozenset[str] = frozenset()
         self._consumers: dict[str, str] = {}
+        self._pending_settles: set[Delivery] = set()
         self._inflight = 0
         self._idle = threading.Condition(self._lock)
         self._stop_consuming = threading.Event()
@@ -177,27 +178,38 @@ class JobConsumer(threading.Thread):
             self._settle(delivery, outcome)
 
     def _settle(self, delivery: Delivery, outcome: Outcome) -> None:
-        """Called on a pool thread: hand the ack/reject to the consumer thread, or drop it if stale."""
+        """Called on a pool thread: hand the ack/reject to the consumer thread, or drop it if stale.
+
+        A handed-over settle is remembered until it runs; if the connection drops first,
+        ``_drop_connection`` counts it as done (the broker requeued that message already).
+        """
         with self._lock:
             connection = self._connection
             current = self._generation == delivery.generation and connection is not None and connection.is_open
+            if current:
+                self._pending_settles.add(delivery)
         if current:
             try:
                 connection.add_callback_threadsafe(functools.partial(self._settle_now, delivery, outcome))
                 return
             except AMQP_ERRORS:
-                pass
+                with self._lock:
+                    current = delivery in self._pending_settles
+                    self._pending_settles.discard(delivery)
+                if not current:
+                    return  # _drop_connection counted it meanwhile
         log.info("delivery_settle_dropped", job_type=delivery.job_type, outcome=outcome.value)
         self._done()
 
     def _settle_now(self, delivery: Delivery, outcome: Outcome) -> None:
         """Runs on the consumer thread."""
+        with self._lock:
+            if delivery not in self._pending_settles:
+                return  # its connection is gone and it was counted already
+            self._pending_settles.discard(delivery)
+            channel = self._channel
         try:
-            with self._lock:
-                connection = self._connection
-                current = self._generation == delivery.generation and connection is not None and connection.is_open
-                channel = self._channel
-            if not current or channel is None or not channel.is_open:
+            if channel is None or not channel.is_open:
                 return
             if outcome is Outcome.ACK:
                 channel.basic_ack(delivery.tag)
@@ -210,9 +222,9 @@ class JobConsumer(threading.Thread):
         finally:
             self._done()
 
-    def _done(self) -> None:
+    def _done(self, count: int = 1) -> None:
         with self._idle:
-            self._inflight -= 1
+            self._inflight -= count
             self._idle.notify_all()
 
     def _drop_connection(self) -> None:
@@ -220,6 +232,9 @@ class JobConsumer(threading.Thread):
         with self._lock:
             connection, self._connection, self._channel = self._connection, None, None
             self._consumers = {}
+            orphaned, self._pending_settles = len(self._pending_settles), set()
+        if orphaned:
+            self._done(orphaned)
         if connection is not None and connection.is_open:
             try:
                 connection.close()
