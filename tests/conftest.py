@@ -8,6 +8,8 @@ else a private one started for this run. Never skipped.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +74,18 @@ def db(database_url: str) -> Iterator[SingleConnection]:
 def rabbitmq_url(infra_workdir: Path) -> Iterator[str]:
     with infra.rabbitmq_server(os.environ.get("BERTH_TEST_RABBITMQ_URL"), infra_workdir) as url:
         yield url
+
+
+@pytest.fixture
+def open_tmp_path() -> Iterator[Path]:
+    """Like tmp_path, but other users may traverse it (0711), as nginx's workers must to serve
+    blobs; pytest's own temporary folders are private to their owner."""
+    base = Path(tempfile.gettempdir()) / "berth-tests"
+    base.mkdir(mode=0o711, exist_ok=True)
+    os.chmod(base, 0o711)
+    directory = Path(tempfile.mkdtemp(dir=base))
+    os.chmod(directory, 0o711)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

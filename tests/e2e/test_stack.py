@@ -12,7 +12,7 @@ import time
 import requests
 
 from berth_deploy import infra
-from support.stack import make_stack
+from support.stack import make_stack, stack_directory
 
 
 def wait_until(check, timeout: float, what: str):
@@ -38,10 +38,10 @@ def all_healthy(url: str) -> dict | None:
     return body if body["status"] == "healthy" else None
 
 
-def test_up_health_logs_restart_and_down(tmp_path, postgres_admin_url, rabbitmq_url):
+def test_up_health_logs_restart_and_down(postgres_admin_url, rabbitmq_url):
     name = "berth_e2e_lifecycle"
     infra.drop_database(postgres_admin_url, name)
-    stack = make_stack(tmp_path, infra.ensure_database(postgres_admin_url, name), rabbitmq_url)
+    stack = make_stack(stack_directory("lifecycle"), infra.ensure_database(postgres_admin_url, name), rabbitmq_url)
     stack.up()
     try:
         body = wait_until(lambda: all_healthy(stack.url), 60, "every component healthy")

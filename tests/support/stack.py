@@ -7,15 +7,21 @@ nothing is left running.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
+from berth_deploy import infra
 from berth_deploy.infra import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,3 +102,33 @@ def make_stack(directory: Path, database_url: str, rabbitmq_url: str, **override
     config_path.write_text(yaml.safe_dump(data))
     os.chmod(config_path, 0o600)
     return Stack(directory, config_path, ports["http"], ports)
+
+
+def stack_directory(label: str) -> Path:
+    """A fresh folder for a stack's data that nginx's unprivileged workers can traverse.
+
+    pytest's own temporary folders are private to root (0700), which would hide the blob files
+    from nginx's fast path; this one is 0711 like a home directory.
+    """
+    base = Path(tempfile.gettempdir()) / "berth-e2e"
+    base.mkdir(mode=0o711, exist_ok=True)
+    os.chmod(base, 0o711)
+    directory = base / f"{label}-{uuid.uuid4().hex[:8]}"
+    directory.mkdir(mode=0o711)
+    return directory
+
+
+@contextlib.contextmanager
+def running_stack(label: str, postgres_admin_url: str, rabbitmq_url: str, **overrides) -> Iterator[Stack]:
+    """A whole stack with its own database, up for the block, then down and removed."""
+    name = f"berth_e2e_{label}"
+    infra.drop_database(postgres_admin_url, name)
+    directory = stack_directory(label)
+    stack = make_stack(directory, infra.ensure_database(postgres_admin_url, name), rabbitmq_url, **overrides)
+    stack.up()
+    try:
+        yield stack
+    finally:
+        stack.down()
+        infra.drop_database(postgres_admin_url, name)
+        shutil.rmtree(directory, ignore_errors=True)

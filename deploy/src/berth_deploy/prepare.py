@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from berth_deploy.config import Config
+from berth_deploy.config import Config, ConfigError
 
 # 2048-bit RSA keeps token signing fast (the token endpoint is benchmarked) while meeting
 # current guidance; the key is replaceable by dropping in another private_key.pem + root.crt.
@@ -234,6 +234,9 @@ def service_environments(config: Config, addr: Addresses, database_url: str, rab
         "CORE_SECRET_KEY_PATH": str(secret / "secretkey"),
         "CORE_ADMIN_INITIAL_PASSWORD": config.admin_password,
         "CORE_LOG_COLLECTOR_ADDRESS": addr.log_address,
+        "CORE_REGISTRY_STORAGE_PROVIDER_NAME": config.storage_type,
+        # /api/v2.0/systeminfo/volumes reports the free space of the blob storage.
+        "CORE_STORAGE_VOLUME_PATH": addr.storage_root if config.storage_type == "filesystem" else "",
         "CORE_LOG_LEVEL": level,
         "CORE_SYSLOG_ADDRESS": addr.syslog_address,
     }
@@ -294,12 +297,27 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def _check_nginx_can_reach(root: Path) -> None:
+    """As root, nginx's workers run as www-data and must be able to enter every folder down to
+    the blob storage for the fast path; say so at prepare time rather than failing pulls later."""
+    if os.geteuid() != 0:
+        return  # workers run as the same user as the registry
+    for folder in [root, *root.parents]:
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            raise ConfigError(
+                f"storage_service.filesystem.rootdirectory: nginx serves blobs as www-data, which cannot enter {folder} "
+                f"(mode {mode & 0o777:o}); run `chmod o+x {folder}` or put data_volume somewhere else"
+            )
+
+
 def prepare_local(config: Config, database_url: str, rabbitmq_url: str) -> Prepared:
     """Render the local target under the data volume."""
     addr = local_addresses(config)
     for folder in (config.data_volume, config.config_dir, config.run_dir, config.log_location, config.filesystem_root):
         folder.mkdir(parents=True, exist_ok=True)
-    # nginx workers read blobs for the fast path; make sure they can traverse to the storage root.
+    if config.storage_type == "filesystem" and not config.redirect_disabled:
+        _check_nginx_can_reach(config.filesystem_root)
     ensure_secrets(config.secret_dir)
     return _write(config.config_dir, config.secret_dir, config, addr, database_url, rabbitmq_url, tls_dir=None)
 

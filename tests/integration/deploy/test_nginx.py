@@ -41,7 +41,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def proxy(tmp_path, request):
+def proxy(open_tmp_path, request):
     """nginx from the rendered config in front of two echo upstreams (core and registry)."""
     https = getattr(request, "param", False)
     with echo_server("core") as core_port, echo_server("registry") as registry_port:
@@ -50,9 +50,9 @@ def proxy(tmp_path, request):
         data["internal"] = {"core_port": core_port, "registry_port": registry_port}
         data["log"] = {"collector_port": free_port()}
         if https:
-            cert, key = self_signed(tmp_path)
+            cert, key = self_signed(open_tmp_path)
             data["https"] = {"enabled": True, "port": free_port(), "certificate": str(cert), "private_key": str(key)}
-        config = parse(data, tmp_path / "berth.yml")
+        config = parse(data, open_tmp_path / "berth.yml")
         prepared = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
         run_dir = config.run_dir / "nginx"
         run_dir.mkdir(parents=True, exist_ok=True)

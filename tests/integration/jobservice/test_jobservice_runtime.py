@@ -295,3 +295,46 @@ def test_a_connection_lost_mid_job_is_survived_and_the_job_counts_once(start_job
         assert service.consumer.inflight == 0
     finally:
         proxy.down()
+
+
+def test_monitor_actions_stop_an_execution_and_a_queue(start_jobservice, js_db):
+    from berth_jobservice.client import JobClient
+
+    service = start_jobservice()
+    client = JobClient(js_db, service.publisher, service.registry)
+    with js_db.transaction() as cur:
+        submitted = job_service.create_execution(
+            cur,
+            service.registry,
+            vendor_type="REPLICATION",
+            vendor_id=5,
+            tasks=[
+                job_service.TaskSpec("T_PROBE", {"label": "exec-a", "steps": 400, "step_seconds": 0.05}),
+                job_service.TaskSpec("T_PROBE", {"label": "exec-b", "steps": 400, "step_seconds": 0.05}),
+            ],
+        )
+    job_service.publish(js_db, service.publisher, submitted.tasks)
+    first, second = submitted.tasks
+    wait_until(lambda: task(js_db, first.id).progress > 0 and task(js_db, second.id).progress > 0, 10, "both running")
+    assert client.execution_metrics(submitted.execution.id).running_task_count == 2
+    assert client.stop_execution(submitted.execution.id).id == submitted.execution.id
+    for t in submitted.tasks:
+        wait_status(js_db, t.id, "Stopped")
+    execution = client.execution(submitted.execution.id)
+    assert execution.status == "Stopped" and execution.end_time is not None
+    assert client.executions("REPLICATION", 5) == ([execution], 1)
+    assert client.stop_execution(999999) is None
+
+    assert client.queue_action("all", "pause")
+    wait_until(lambda: not service.consumer.consuming, 10, "every consumer cancelled")
+    waiting = [submit(service, "T_PROBE", label=f"q{n}") for n in range(3)]
+    assert {q.job_type: q.count for q in client.queues()}["T_PROBE"] == 3
+    assert client.queue_action("T_PROBE", "stop")
+    assert {task(js_db, t.id).status for t in waiting} == {"Stopped"}
+    assert client.queue_action("all", "resume") and not client.queue_action("NOPE", "pause")
+    with pytest.raises(JobParameterError):
+        client.queue_action("T_PROBE", "explode")
+    wait_until(lambda: len(service.consumer.consuming) == len(service.registry.names()), 10, "consumers back")
+    assert client.task_log(999999) is None and client.stop_job("nope") is None
+    assert "stopped on request" in client.task_log(first.id)
+    assert client.task_by_job_id(first.job_id).id == first.id

@@ -75,9 +75,10 @@ def test_robots_hold_exactly_their_grants() -> None:
 def test_matrix_shape() -> None:
     assert set(rbac.ROLE_PERMISSIONS) == set(rbac.ROLE_NAMES)
     ranks = sorted(rbac.ROLE_NAMES, key=rbac.ROLE_RANK.get)
-    # Each role holds at least what the next lower one holds, except Developer's retention
-    # rights that Guest lacks: plain subset along the chain.
+    # Limited Guest < Guest < Developer < Maintainer < Project Admin: each holds all the lower one does.
     for lower, higher in zip(ranks, ranks[1:], strict=False):
         assert rbac.ROLE_PERMISSIONS[lower] <= rbac.ROLE_PERMISSIONS[higher]
-    assert rbac.PUBLIC_PERMISSIONS <= rbac.ROLE_PERMISSIONS[rbac.LIMITED_GUEST] | {("label", "read"), ("label", "list")}
+    # Outsiders of a public project get a Limited Guest's reads plus the project labels.
+    limited_plus_labels = rbac.ROLE_PERMISSIONS[rbac.LIMITED_GUEST] | {("label", "read"), ("label", "list")}
+    assert limited_plus_labels >= rbac.PUBLIC_PERMISSIONS
     assert rbac.best_role([]) is None

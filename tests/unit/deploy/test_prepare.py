@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import yaml
 
 from berth_common.settings import Settings
 from berth_core.settings import CoreSettings
-from berth_deploy.config import parse
+from berth_deploy.config import ConfigError, parse
 from berth_deploy.prepare import prepare_compose, prepare_local, read_env_file
 from berth_jobservice.settings import JobserviceSettings
 from berth_log.settings import LogSettings
@@ -28,9 +29,9 @@ GUNICORN_ONLY = {"CORE_BIND", "REGISTRY_BIND"}
 
 
 @pytest.fixture
-def config(tmp_path):
+def config(open_tmp_path):
     data = yaml.safe_load((ROOT / "berth.yml.example").read_text())
-    return parse(data, tmp_path / "berth.yml")
+    return parse(data, open_tmp_path / "berth.yml")
 
 
 def known_env_names(cls: type[Settings]) -> set[str]:
@@ -85,3 +86,13 @@ def test_nginx_routes(config):
     assert "location /v1/" in conf and "return 404" in conf
     assert f"alias {config.filesystem_root}/" in conf
     assert "ssl_certificate" not in conf
+
+
+def test_refuses_a_storage_folder_nginx_cannot_enter(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root runs nginx workers as another user")  # the check is a no-op otherwise
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    config = parse(yaml.safe_load((ROOT / "berth.yml.example").read_text()), private / "berth.yml")
+    with pytest.raises(ConfigError, match=f"nginx serves blobs as www-data, which cannot enter {private}"):
+        prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")

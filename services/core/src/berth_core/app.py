@@ -45,7 +45,7 @@ def create_app(settings: CoreSettings | None = None, *, db: Database | None = No
     # Identity and access (issue 4, part A). Key files are read now so a bad path stops start-up.
     master_key = read_key_file(settings.secret_key_path)
     hasher = Hasher(settings)
-    configs = Configurations(settings, SecretBox(master_key))
+    configs = Configurations(settings, SecretBox(master_key), db)
     app.extensions["berth.hasher"] = hasher
     app.extensions["berth.configs"] = configs
     app.extensions["berth.auth"] = Authenticator(settings, db, hasher, configs)

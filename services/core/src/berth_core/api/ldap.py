@@ -33,8 +33,7 @@ MAX_IMPORT = 100
 
 
 def _stored() -> dict[str, Any]:
-    with ext("db").transaction() as cur:
-        return ext("configs").load(cur)
+    return ext("configs").current()
 
 
 def _client(values: dict[str, Any]) -> LdapClient:

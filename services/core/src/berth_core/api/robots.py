@@ -34,8 +34,7 @@ ECHOED_ROBOT_FIELDS = ("id", "editable", "expires_at", "creator_type", "creator_
 
 
 def _prefix() -> str:
-    with ext("db").transaction() as cur:
-        return ext("configs").load(cur)["robot_name_prefix"]
+    return ext("configs").current()["robot_name_prefix"]
 
 
 def robot_json(robot: Robot, prefix: str) -> dict[str, Any]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 
-def locked_until(cur, username: str, client_ip: str) -> dt.datetime | None:
-    """When the lockout of (username, client) ends, if one is in force now."""
+def state(cur, username: str, client_ip: str) -> tuple[bool, dt.datetime | None]:
+    """(failures on record?, end of the lockout in force now or None) for (username, client)."""
     cur.execute(
-        "SELECT locked_until FROM login_failures WHERE username = %(u)s AND client_ip = %(ip)s AND locked_until > now()",
+        """
+        SELECT CASE WHEN locked_until > now() THEN locked_until END FROM login_failures
+        WHERE username = %(u)s AND client_ip = %(ip)s
+        """,
         {"u": username, "ip": client_ip},
     )
     row = cur.fetchone()
-    return row[0] if row else None
+    return (row is not None, row[0] if row else None)
 
 
 def record_failure(cur, username: str, client_ip: str, *, window_seconds: int, max_failures: int, lockout_seconds: int) -> bool:

@@ -72,7 +72,7 @@ class Authenticator:
         client = (client_ip or "")[:64]
         throttle_key = username.lower()
         with self.db.transaction() as cur:
-            locked_until = throttle_db.locked_until(cur, throttle_key, client)
+            has_failures, locked_until = throttle_db.state(cur, throttle_key, client)
             config = self.configs.load(cur)
         if locked_until is not None:
             retry = max(1, int(locked_until.timestamp() - time.time()) + 1)
@@ -95,18 +95,20 @@ class Authenticator:
         if principal is None:
             self._failed(throttle_key, username, client)
             raise unauthorized()
-        with self.db.transaction() as cur:
-            throttle_db.clear(cur, throttle_key, client)
-            if audit_success:
-                audit.record(
-                    cur,
-                    operation="login",
-                    resource_type="user",
-                    resource=principal.name,
-                    username=principal.name,
-                    client_ip=client,
-                    description="login succeeded",
-                )
+        if has_failures or audit_success:  # most requests need no write at all
+            with self.db.transaction() as cur:
+                if has_failures:
+                    throttle_db.clear(cur, throttle_key, client)
+                if audit_success:
+                    audit.record(
+                        cur,
+                        operation="login",
+                        resource_type="user",
+                        resource=principal.name,
+                        username=principal.name,
+                        client_ip=client,
+                        description="login succeeded",
+                    )
         return principal
 
     def _failed(self, throttle_key: str, username: str, client: str) -> None:

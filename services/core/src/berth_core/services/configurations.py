@@ -11,11 +11,13 @@ import dataclasses
 import re
 from typing import Any
 
+from berth_common.db import Database
 from berth_core import errors
 from berth_core.db import configurations as config_db
 from berth_core.db import locks
 from berth_core.db import users as users_db
 from berth_core.errors import APIError
+from berth_core.services import audit
 from berth_core.services.secretbox import SecretBox
 from berth_core.settings import CoreSettings
 
@@ -80,11 +82,21 @@ _ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 
 
 class Configurations:
-    """Reads and writes configuration items; one per app (holds the secret box)."""
+    """Reads and writes configuration items; one per app (holds the secret box).
 
-    def __init__(self, settings: CoreSettings, box: SecretBox) -> None:
+    ``load``/``update`` work inside the caller's transaction; ``current``, ``for_api`` and
+    ``apply`` are units of work of their own.
+    """
+
+    def __init__(self, settings: CoreSettings, box: SecretBox, db: Database) -> None:
         self.settings = settings
         self.box = box
+        self.db = db
+
+    def current(self) -> dict[str, Any]:
+        """Every item's value, read in a transaction of its own."""
+        with self.db.transaction() as cur:
+            return self.load(cur)
 
     def defaults(self) -> dict[str, Any]:
         values = {name: item.default for name, item in ITEMS.items()}
@@ -107,10 +119,11 @@ class Configurations:
                 values[key] = value
         return values
 
-    def for_api(self, cur) -> dict[str, dict[str, Any]]:
+    def for_api(self) -> dict[str, dict[str, Any]]:
         """Harbor's GET shape ``{item: {value, editable}}`` without secret items."""
-        values = self.load(cur)
-        auth_mode_editable = can_change_auth_mode(cur)
+        with self.db.transaction() as cur:
+            values = self.load(cur)
+            auth_mode_editable = can_change_auth_mode(cur)
         out = {}
         for name, item in ITEMS.items():
             if item.secret:
@@ -136,6 +149,20 @@ class Configurations:
         stored = {key: self.box.encrypt(value) if ITEMS[key].secret and value else value for key, value in changes.items()}
         config_db.upsert(cur, stored)
         return {key: "********" if ITEMS[key].secret else value for key, value in changes.items()}
+
+    def apply(self, body: object, username: str, client_ip: str) -> None:
+        """A PUT from the API: validate, store and audit in one transaction (secrets not logged)."""
+        with self.db.transaction() as cur:
+            changed = self.update(cur, body)
+            audit.record(
+                cur,
+                operation="update",
+                resource_type="configuration",
+                resource="configurations",
+                username=username,
+                client_ip=client_ip,
+                description="changed " + ", ".join(sorted(changed)),
+            )
 
 
 def can_change_auth_mode(cur) -> bool:

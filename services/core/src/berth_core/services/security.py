@@ -79,7 +79,6 @@ class SecurityContext:
     sysadmin: bool = False
     # project_id -> roles held there (own membership and groups'); users only.
     roles: Mapping[int, frozenset[int]] = dataclasses.field(default_factory=dict)
-    group_ids: tuple[int, ...] = ()
     # Robots: project_id (None = every project) -> granted (resource, action) pairs; system pairs.
     robot_project_grants: Mapping[int | None, frozenset[rbac.Permission]] = dataclasses.field(default_factory=dict)
     robot_system_grants: frozenset[rbac.Permission] = frozenset()
@@ -186,7 +185,6 @@ class SecurityContext:
             method=method,
             sysadmin=user.is_sysadmin,
             roles=members_db.roles_by_project(cur, user.user_id, group_ids),
-            group_ids=group_ids,
             session_key=session_key,
             _public=_PublicLookup(public_loader),
         )

@@ -78,9 +78,11 @@ class Heartbeat(Loop):
             return
         with self.db.transaction() as cur:
             alive = tasks_db.renew_leases(cur, self.pool_id, list(running), self.lease_seconds)
+        still_running = self.runner.running()  # a task that just finished is not "lost"
         for task_id, ctx in running.items():
             if task_id not in alive:
-                log.warning("task_lease_lost", task_id=task_id)
+                if task_id in still_running:
+                    log.warning("task_lease_lost", task_id=task_id)
                 ctx.lose_lease()
             elif alive[task_id] and not ctx.stop_requested:
                 log.info("task_stop_requested", task_id=task_id)

@@ -1,0 +1,1 @@
+"""Business rules of the jobservice: submitting and stopping work, schedules, relay, webhooks, recovery."""
