@@ -33,6 +33,7 @@ class Options:
     results_dir: Path
     workdir: Path | None
     keep: bool
+    profile: bool
 
 
 def _positive_int(text: str) -> int:
@@ -89,6 +90,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results", help="where the JSON file goes")
     p.add_argument("--workdir", type=Path, help="scratch folder for images and servers (default: a new temporary one)")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, storage) after the run")
+    p.add_argument("--profile", action="store_true", help="record Berth's registry and core with py-spy during every scenario")
     return p
 
 
@@ -111,4 +113,5 @@ def parse_args(argv: list[str] | None = None) -> Options:
         results_dir=args.results_dir,
         workdir=args.workdir,
         keep=args.keep,
+        profile=args.profile,
     )

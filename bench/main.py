@@ -26,6 +26,7 @@ from bench.auth import AuthError
 from bench.cli import SYSTEMS, Options, parse_args
 from bench.figures import figures, summarise
 from bench.machine import machine_info
+from bench.profiling import Profiler, py_spy
 from bench.scenarios import SCENARIOS, Run, create_tagged_repository, make_run_images
 from bench.stats import MIB
 from bench.systems import Berth, Distribution, System
@@ -96,7 +97,7 @@ def start_systems(options: Options, workdir: Path, cleanup: contextlib.ExitStack
     return systems
 
 
-def measure(options: Options, workdir: Path, systems: list[System], document: dict[str, Any]) -> None:
+def measure(options: Options, workdir: Path, systems: list[System], document: dict[str, Any], profiler: Profiler | None) -> None:
     setup = document["setup"]
     for system in systems:
         say(f"{system.name}: creating a repository with {options.sizes.tags} tags")
@@ -120,8 +121,12 @@ def measure(options: Options, workdir: Path, systems: list[System], document: di
         for scenario, function in SCENARIOS:
             for system in order:
                 started, known = time.perf_counter(), set(runs[system.name].values)
+                recording = contextlib.nullcontext()
+                if profiler is not None and isinstance(system, Berth):
+                    recording = profiler.record(f"run{index + 1}-{scenario}", system.python_services())
                 try:
-                    function(runs[system.name])
+                    with recording:
+                        function(runs[system.name])
                 except Exception as exc:  # noqa: BLE001 - one failed scenario must not hide the others
                     errors[system.name][scenario] = f"{type(exc).__name__}: {exc}"
                     say(f"run {index + 1}: {system.name} {scenario} FAILED: {exc}")
@@ -153,42 +158,55 @@ def derived_notes(document: dict[str, Any]) -> list[str]:
     return notes
 
 
-def main(argv: list[str] | None = None) -> int:
-    options = parse_args(argv)
-    if options.update_readme and set(options.systems) != set(SYSTEMS):
-        print("--update-readme needs both systems measured in the same run", file=sys.stderr)
-        return 2
+def preflight(options: Options, scratch_parent: Path) -> str | None:
+    """Why the benchmark cannot start, checked before anything is started; None when it can."""
+    if options.update_readme:
+        if set(options.systems) != set(SYSTEMS):
+            return "--update-readme needs both systems measured in the same run"
+        try:
+            report.replace_section(options.readme.read_text(), "")
+        except (OSError, ValueError) as exc:
+            return f"--update-readme: {options.readme}: {exc}"
     missing = missing_tools(options.systems)
     if missing:
-        print(f"missing tools: {', '.join(missing)}; `make bench` installs them (apt-get install {' '.join(missing)})", file=sys.stderr)
+        return f"missing tools: {', '.join(missing)}; `make bench` installs them (apt-get install {' '.join(missing)})"
+    if options.profile and py_spy() is None:
+        return "--profile needs py-spy: .venv/bin/pip install py-spy"
+    free, needed = shutil.disk_usage(scratch_parent).free, disk_needed(options)
+    if free < needed:
+        return f"{scratch_parent}: {free / MIB:.0f} MiB free, the benchmark needs about {needed / MIB:.0f} MiB"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    scratch_parent = options.workdir or Path("/var/tmp")
+    if options.workdir:
+        options.workdir.mkdir(parents=True, exist_ok=True)
+    problem = preflight(options, scratch_parent)
+    if problem:
+        print(f"bench: {problem}", file=sys.stderr)
         return 2
 
     started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     started = time.monotonic()
-    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="berth-bench-", dir="/var/tmp"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="berth-bench-", dir=scratch_parent))
     os.chmod(workdir, 0o755)  # nginx workers (www-data) serve blobs from Berth's storage under it
-    free = shutil.disk_usage(workdir).free
-    if free < disk_needed(options):
-        print(f"{workdir}: {free / MIB:.0f} MiB free, the benchmark needs about {disk_needed(options) / MIB:.0f} MiB", file=sys.stderr)
-        return 2
-
-    all_figures = figures(options.sizes)
     document: dict[str, Any] = {
         "started_at": started_at.isoformat().replace("+00:00", "Z"),
         "command": ["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)],
-        "options": {
-            "runs": options.runs,
-            "quick": options.quick,
-            "systems": list(options.systems),
-            "sizes": dataclasses.asdict(options.sizes),
-        },  # fmt: skip
+        "options": {"runs": options.runs, "quick": options.quick, "systems": list(options.systems), "profile": options.profile,
+                    "sizes": dataclasses.asdict(options.sizes)},
         "machine": machine_info(),
         "systems": {},
         "notes": [],
         "setup": {},
         "runs": [],
-    }
+    }  # fmt: skip
+    profiler = None
+    if options.profile:
+        profiler = Profiler(options.results_dir / (report.results_filename(document["started_at"]).removesuffix(".json") + "-profiles"))
+        document["notes"].append("profiled with py-spy: Berth's figures include the sampling overhead")
     say(f"scratch folder {workdir}")
     try:
         with contextlib.ExitStack() as cleanup:
@@ -198,17 +216,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench: could not start the registries: {exc}\n(--keep keeps {workdir} with their logs)", file=sys.stderr)
                 return 1
             document["systems"] = {s.name: {"url": s.url, "auth": s.auth_note} for s in systems}
-            measure(options, workdir, systems, document)
+            measure(options, workdir, systems, document, profiler)
             say("stopping the registries")
     finally:
         if not options.keep and options.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    document["notes"] += derived_notes(document)
-    rows = summarise(all_figures, document["runs"])
     document["finished_at"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     document["duration_seconds"] = round(time.monotonic() - started, 1)
+    return finish(options, document, profiler)
+
+
+def finish(options: Options, document: dict[str, Any], profiler: Profiler | None) -> int:
+    """Summarise, write the JSON file, print the table, update the README; 1 if any scenario failed."""
+    document["notes"] += derived_notes(document)
+    rows = summarise(figures(options.sizes), document["runs"])
     document["summary"] = report.rows_json(rows)
+    if profiler is not None:
+        document["profiles"] = {"directory": str(profiler.out_dir), "top": profiler.summaries}
     path = report.write_json(options.results_dir, document)
 
     for name, info in document["systems"].items():

@@ -148,7 +148,8 @@ class Berth(System):
 
     def provision(self) -> None:
         """A regular user (developer of the bench project, which pushes and pulls) and a project robot."""
-        user = Credentials("benchuser", "Bench-" + secrets.token_urlsafe(12))
+        # Harbor's password policy: an upper-case letter, a lower-case letter and a digit at least.
+        user = Credentials("benchuser", f"Bench-{secrets.token_hex(10)}-9")
         self._api("POST", "/users", 201, json={"username": user.username, "email": "bench@example.com", "realname": "Benchmark",
                                                "password": user.password, "comment": "created by make bench"})  # fmt: skip
         self._api("POST", "/projects", 201, json={"project_name": PROJECT, "metadata": {"public": "false"}})
@@ -179,6 +180,10 @@ class Berth(System):
 
     def registry_roots(self) -> list[int]:
         return self._program_pids("registry")
+
+    def python_services(self) -> dict[str, int]:
+        """Gunicorn master pid of each Python service on the measured path (for --profile)."""
+        return {name: pid for name in ("registry", "core") for pid in self._program_pids(name)}
 
     def server_roots(self) -> list[int]:
         return self._program_pids("registry", "core", "proxy")

@@ -66,6 +66,9 @@ class Config:
     upload_purging_enabled: bool
     upload_purging_age_hours: int
     upload_purging_interval_hours: int
+    upload_purging_dry_run: bool
+    webhook_job_max_retry: int
+    webhook_job_http_client_timeout: int
     internal_bind: str
     core_port: int
     registry_port: int
@@ -267,6 +270,9 @@ def parse(data: dict, path: Path) -> Config:
         upload_purging_enabled=r.bool("upload_purging.enabled", True),
         upload_purging_age_hours=r.hours("upload_purging.age", "168h"),
         upload_purging_interval_hours=r.hours("upload_purging.interval", "24h"),
+        upload_purging_dry_run=r.bool("upload_purging.dryrun", False),
+        webhook_job_max_retry=r.int("notification.webhook_job_max_retry", 3, 1, 50),
+        webhook_job_http_client_timeout=r.int("notification.webhook_job_http_client_timeout", 3, 1, 300),
         internal_bind=r.str("internal.bind", "127.0.0.1"),
         core_port=r.port("internal.core_port", 8180),
         registry_port=r.port("internal.registry_port", 8181),

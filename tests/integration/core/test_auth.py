@@ -4,11 +4,14 @@ throttle (per username and client, stored in PostgreSQL so every worker sees it)
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import pytest
 
 from berth_common.db import Database
 from berth_core.app import create_app
+from berth_core.services.passwords import Hasher
+from berth_migrations.runner import migrate
 from support.content import build_world, core_settings, count_rows, make_user, unique
 
 
@@ -87,23 +90,20 @@ def test_unknown_users_are_throttled_too(world) -> None:
     assert world.client.get("/api/v2.0/users/current", headers=basic(name, "Wrong1234")).status_code == 429
 
 
-def test_lockout_holds_across_app_instances(settings, database_url) -> None:
+def test_lockout_holds_across_app_instances(settings, empty_database_url) -> None:
     """Two apps with their own pools (two workers) share the lockout through PostgreSQL."""
-    first, second = create_app(settings), create_app(settings)
-    pool = Database(database_url)
+    migrate(empty_database_url, log=lambda _m: None)
+    fresh = dataclasses.replace(settings, database_url=empty_database_url)
+    first, second = create_app(fresh), create_app(fresh)
+    pool = Database(empty_database_url)
     try:
         with pool.transaction() as cur:
-            from berth_core.services.passwords import Hasher
-
             person = make_user(cur, Hasher(settings))
         for _ in range(3):
             assert first.test_client().get("/api/v2.0/users/current", headers=basic(person.username, "Wrong1234")).status_code == 401
         response = second.test_client().get("/api/v2.0/users/current", headers=basic(person.username, person.password))
         assert response.status_code == 429
     finally:
-        with pool.transaction() as cur:
-            cur.execute("DELETE FROM login_failures WHERE username = %s", (person.username.lower(),))
-            cur.execute("DELETE FROM users WHERE user_id = %s", (person.user_id,))
         pool.close()
         for app in (first, second):
             app.extensions["berth.db"].close()

@@ -4,12 +4,14 @@ half-written, write-only encrypted secrets, and the auth_mode rule (only while a
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import pytest
 
 from berth_common.db import Database
 from berth_core.app import create_app
 from berth_core.db import configurations as config_db
+from berth_migrations.runner import migrate
 from support.content import build_world, core_settings, count_rows, unique
 
 URL = "/api/v2.0/configurations"
@@ -120,38 +122,28 @@ def test_skip_audit_database_with_endpoint(world) -> None:
     assert world.client.put(URL, json=body, headers=world.headers("admin")).status_code == 200
 
 
-def test_auth_mode_changes_only_while_admin_is_alone(settings, postgres_admin_url) -> None:
-    from berth_deploy import infra
-    from berth_migrations.runner import migrate
-
-    name = f"berth_cfg_{unique('x')}"
-    url = infra.ensure_database(postgres_admin_url, name)
+def test_auth_mode_changes_only_while_admin_is_alone(settings, empty_database_url) -> None:
+    migrate(empty_database_url, log=lambda _m: None)
+    app = create_app(dataclasses.replace(settings, database_url=empty_database_url))
+    client = app.test_client()
+    admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{settings.admin_initial_password}".encode()).decode()}
     try:
-        migrate(url, log=lambda _m: None)
-        fresh = type(settings).from_env({}, **{**{f: getattr(settings, f) for f in settings.__dataclass_fields__}, "database_url": url})
-        app = create_app(fresh)
-        client = app.test_client()
-        admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{fresh.admin_initial_password}".encode()).decode()}
-        try:
-            assert client.get(URL, headers=admin).get_json()["auth_mode"]["editable"] is True
-            assert client.put(URL, json={"auth_mode": "ldap_auth"}, headers=admin).status_code == 200
-            # Local users cannot be created in LDAP mode.
-            assert client.post("/api/v2.0/users", json={"username": "late", "password": "Secret123"}, headers=admin).status_code == 400
-            assert client.put(URL, json={"auth_mode": "db_auth"}, headers=admin).status_code == 200
-            assert client.post("/api/v2.0/users", json={"username": "second", "password": "Secret123"}, headers=admin).status_code == 201
-            items = client.get(URL, headers=admin).get_json()
-            assert items["auth_mode"]["editable"] is False
-            refused = client.put(URL, json={"auth_mode": "ldap_auth"}, headers=admin)
-            assert refused.status_code == 400 and "only user" in refused.get_json()["errors"][0]["message"]
-            # Setting the current mode again is not a change.
-            assert client.put(URL, json={"auth_mode": "db_auth"}, headers=admin).status_code == 200
-        finally:
-            app.extensions["berth.db"].close()
-        check = Database(url)
-        try:
-            with check.transaction() as cur:
-                assert config_db.load_all(cur)["auth_mode"] == "db_auth"
-        finally:
-            check.close()
+        assert client.get(URL, headers=admin).get_json()["auth_mode"]["editable"] is True
+        assert client.put(URL, json={"auth_mode": "ldap_auth"}, headers=admin).status_code == 200
+        # Local users cannot be created in LDAP mode.
+        assert client.post("/api/v2.0/users", json={"username": "late", "password": "Secret123"}, headers=admin).status_code == 400
+        assert client.put(URL, json={"auth_mode": "db_auth"}, headers=admin).status_code == 200
+        assert client.post("/api/v2.0/users", json={"username": "second", "password": "Secret123"}, headers=admin).status_code == 201
+        assert client.get(URL, headers=admin).get_json()["auth_mode"]["editable"] is False
+        refused = client.put(URL, json={"auth_mode": "ldap_auth"}, headers=admin)
+        assert refused.status_code == 400 and "only user" in refused.get_json()["errors"][0]["message"]
+        # Setting the current mode again is not a change.
+        assert client.put(URL, json={"auth_mode": "db_auth"}, headers=admin).status_code == 200
     finally:
-        infra.drop_database(postgres_admin_url, name)
+        app.extensions["berth.db"].close()
+    check = Database(empty_database_url)
+    try:
+        with check.transaction() as cur:
+            assert config_db.load_all(cur)["auth_mode"] == "db_auth"
+    finally:
+        check.close()

@@ -63,6 +63,7 @@ def test_docker_login_token_format_and_signature(world, settings) -> None:
     assert body["token"] == body["access_token"]
     assert body["expires_in"] == 30 * 60
     assert body["issued_at"].endswith("Z")
+    assert response.headers["Cache-Control"] == "no-store"
     claims = decode(settings, body["token"])
     assert claims["sub"] == world.people["developer"].username
     assert claims["access"] == []

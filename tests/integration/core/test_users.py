@@ -4,6 +4,7 @@ password change/reset, admin flag, soft delete, search, current user, and the bo
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from berth_common.db import Database
 from berth_core.app import create_app
 from berth_core.db import configurations as config_db
+from berth_migrations.runner import migrate
 from support.content import build_world, core_settings, count_rows, unique
 
 
@@ -213,49 +215,42 @@ def test_current_user_and_robots(world) -> None:
     assert world.client.get("/api/v2.0/users/current").status_code == 401
 
 
-def test_bootstrap_creates_admin_and_library_once(settings, database_url, postgres_admin_url) -> None:
+def test_bootstrap_creates_admin_and_library_once(settings, empty_database_url) -> None:
     """Several workers starting at once on a fresh database create exactly one admin/library."""
-    from berth_deploy import infra
-    from berth_migrations.runner import migrate
+    url = empty_database_url
+    migrate(url, log=lambda _m: None)
+    fresh = dataclasses.replace(settings, database_url=url)
+    errors: list[BaseException] = []
 
-    name = f"berth_boot_{unique('x')}"
-    url = infra.ensure_database(postgres_admin_url, name)
-    try:
-        migrate(url, log=lambda _m: None)
-        fresh = type(settings).from_env({}, **{**{f: getattr(settings, f) for f in settings.__dataclass_fields__}, "database_url": url})
-        errors: list[BaseException] = []
-
-        def start() -> None:
-            try:
-                app = create_app(fresh)
-                app.extensions["berth.db"].close()
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=start) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert not errors
-        check = Database(url)
+    def start() -> None:
         try:
-            with check.transaction() as cur:
-                assert count_rows(cur, "users", "username = 'admin' AND sysadmin_flag") == 1
-                assert count_rows(cur, "projects", "name = 'library'") == 1
-                assert count_rows(cur, "project_metadata", "name = 'public' AND value = 'true'") == 1
-                cur.execute("DELETE FROM project_members")
-                cur.execute("DELETE FROM projects WHERE name = 'library'")
-            create_app(fresh).extensions["berth.db"].close()  # a restart does not bring library back
-            with check.transaction() as cur:
-                assert count_rows(cur, "projects", "name = 'library'") == 0
-        finally:
-            check.close()
-        app = create_app(fresh)
-        try:
-            ok = app.test_client().get("/api/v2.0/users/current", headers=basic("admin", settings.admin_initial_password))
-            assert ok.status_code == 200 and ok.get_json()["sysadmin_flag"] is True
-        finally:
+            app = create_app(fresh)
             app.extensions["berth.db"].close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    check = Database(url)
+    try:
+        with check.transaction() as cur:
+            assert count_rows(cur, "users", "username = 'admin' AND sysadmin_flag") == 1
+            assert count_rows(cur, "projects", "name = 'library'") == 1
+            assert count_rows(cur, "project_metadata", "name = 'public' AND value = 'true'") == 1
+            cur.execute("DELETE FROM project_members")
+            cur.execute("DELETE FROM projects WHERE name = 'library'")
+        create_app(fresh).extensions["berth.db"].close()  # a restart does not bring library back
+        with check.transaction() as cur:
+            assert count_rows(cur, "projects", "name = 'library'") == 0
     finally:
-        infra.drop_database(postgres_admin_url, name)
+        check.close()
+    app = create_app(fresh)
+    try:
+        ok = app.test_client().get("/api/v2.0/users/current", headers=basic("admin", settings.admin_initial_password))
+        assert ok.status_code == 200 and ok.get_json()["sysadmin_flag"] is True
+    finally:
+        app.extensions["berth.db"].close()

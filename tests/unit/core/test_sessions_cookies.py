@@ -5,20 +5,20 @@ from __future__ import annotations
 from berth_core.services.sessions import SessionManager, csrf_matches
 
 
-class _NoRows:
-    """A cursor that fails the test if a forged cookie ever reaches the database."""
+class _NoDatabase:
+    """Fails the test if a forged cookie ever reaches the database."""
 
-    def execute(self, *_args, **_kwargs):
+    def transaction(self):
         raise AssertionError("forged cookies must be rejected before any query")
 
 
 def test_forged_cookies_never_reach_the_database() -> None:
-    manager = SessionManager(b"k" * 32)
-    other = SessionManager(b"z" * 32)
+    manager = SessionManager(b"k" * 32, _NoDatabase(), configs=None)
+    other = SessionManager(b"z" * 32, _NoDatabase(), configs=None)
     raw = "abc"
     forged = f"{raw}.{other._sign(raw)}"
     for cookie in (forged, "abc", "abc.", ".", "x" * 300, "é.abc"):
-        assert manager.resolve(_NoRows(), cookie, 60) is None
+        assert manager.resolve(cookie) is None
 
 
 def test_csrf_matches() -> None:

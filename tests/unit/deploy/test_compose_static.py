@@ -110,13 +110,29 @@ def test_python_dockerfiles_install_only_their_own_packages_and_drop_root(name):
     args = {value for keyword, value in instructions if keyword == "ARG"}
     assert "PYTHON_IMAGE=python:3.11-slim" in args
     assert [value for keyword, value in instructions if keyword == "FROM"][-1] == "${PYTHON_IMAGE}"
+    # The service's own package and the berth-* packages its pyproject depends on, nothing else.
+    packages = {f"services/{name}"} | berth_dependencies(name)
     copied = {value.split()[0] for keyword, value in instructions if keyword == "COPY" and not value.startswith("--from")}
-    allowed = {"services/common", f"services/{name}", f"services/{name}/gunicorn.conf.py"}
-    assert copied <= allowed and {"services/common", f"services/{name}"} <= copied
+    assert copied - {f"services/{name}/gunicorn.conf.py"} == packages
     installs = [value for keyword, value in instructions if keyword == "RUN" and "pip install" in value]
-    assert installs == [f"/opt/berth/bin/pip install /src/services/common /src/services/{name}"]
+    assert len(installs) == 1
+    assert set(installs[0].split()[2:]) == {f"/src/{package}" for package in packages}
     users = [value for keyword, value in instructions if keyword == "USER"]
     assert users and users[-1].split(":")[0] not in {"0", "root"}
+
+
+def berth_dependencies(name: str) -> set[str]:
+    """Folders of the berth-* packages a service's pyproject.toml depends on."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "services" / name / "pyproject.toml").read_text())["project"]
+    folders = {"berth-migrations": "db-migrations"}
+    out = set()
+    for requirement in project["dependencies"]:
+        package = requirement.split(">")[0].split("=")[0].split("[")[0].strip()
+        if package.startswith("berth-"):
+            out.add("services/" + folders.get(package, package.removeprefix("berth-")))
+    return out
 
 
 @pytest.mark.parametrize(("name", "module"), [("core", "berth_core"), ("registry", "berth_registry")])

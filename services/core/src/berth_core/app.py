@@ -49,7 +49,7 @@ def create_app(settings: CoreSettings | None = None, *, db: Database | None = No
     app.extensions["berth.hasher"] = hasher
     app.extensions["berth.configs"] = configs
     app.extensions["berth.auth"] = Authenticator(settings, db, hasher, configs)
-    app.extensions["berth.sessions"] = SessionManager(master_key)
+    app.extensions["berth.sessions"] = SessionManager(master_key, db, configs)
     app.extensions["berth.tokens"] = TokenIssuer.from_file(settings.token_private_key_path, settings.token_issuer, settings.token_service)
     _bootstrap(settings, hasher, db if db_given else None)
 

@@ -17,7 +17,6 @@ from flask import Flask, Response, g, request
 from berth_common.web import client_address
 from berth_core import errors
 from berth_core.api.common import ext
-from berth_core.db import users as users_db
 from berth_core.errors import APIError
 from berth_core.services import security
 from berth_core.services.auth import Principal, unauthorized
@@ -51,36 +50,22 @@ def parse_basic(header: str) -> tuple[str, str]:
     return username, password
 
 
-def context_for(principal: Principal, method: str, session_key: bytes | None = None) -> SecurityContext:
-    """The security context of an authenticated principal."""
-    loader = security.public_loader()
-    if principal.robot is not None:
-        return SecurityContext.for_robot(principal.robot, principal.name, loader)
-    assert principal.user is not None
-    with ext("db").transaction() as cur:
-        return SecurityContext.for_user(cur, principal.user, method, loader, session_key=session_key)
-
-
 def authenticate_request() -> SecurityContext:
     """Build the context of the current request; raises 401/429/403 APIErrors."""
     header = request.headers.get("Authorization")
     if header:
         username, password = parse_basic(header)
         principal = ext("auth").login(username, password, client_address() or "")
-        return context_for(principal, security.ROBOT if principal.robot else security.BASIC)
+        return security.context_for(ext("db"), principal, security.ROBOT if principal.robot else security.BASIC)
 
     cookie = request.cookies.get(COOKIE_NAME)
-    if cookie:
-        db = ext("db")
-        with db.transaction() as cur:
-            timeout = ext("configs").load(cur)["session_timeout"]
-            session = ext("sessions").resolve(cur, cookie, timeout)
-            user = users_db.get_user(cur, session.user_id) if session else None
-        if session is not None and user is not None:
-            if request.method not in SAFE_METHODS and not csrf_matches(session.csrf_token, request.headers.get(CSRF_HEADER)):
-                raise APIError(errors.FORBIDDEN, "CSRF token invalid")
-            g.berth_csrf_token = session.csrf_token
-            return context_for(Principal(name=user.username, user=user), security.SESSION, session_key=session.key)
+    session = ext("sessions").resolve(cookie) if cookie else None
+    if session is not None:
+        if request.method not in SAFE_METHODS and not csrf_matches(session.csrf_token, request.headers.get(CSRF_HEADER)):
+            raise APIError(errors.FORBIDDEN, "CSRF token invalid")
+        g.berth_csrf_token = session.csrf_token
+        principal = Principal(name=session.user.username, user=session.user)
+        return security.context_for(ext("db"), principal, security.SESSION, session_key=session.key)
     return SecurityContext.anonymous(security.public_loader())
 
 

@@ -8,9 +8,8 @@ from flask import Blueprint, jsonify, request
 
 from berth_core import errors
 from berth_core.api.common import ext, json_body
-from berth_core.db import users as users_db
 from berth_core.errors import APIError
-from berth_core.services import configurations
+from berth_core.services import configurations, users
 from berth_core.services.configurations import LDAP_AUTH
 from berth_core.services.ldap import LdapClient, LdapConfig, LdapError
 from berth_core.services.security import ensure_system
@@ -87,23 +86,7 @@ def import_users():
     stored = _stored()
     if stored["auth_mode"] != LDAP_AUTH:
         raise APIError(errors.BAD_REQUEST, "LDAP users can only be imported in ldap_auth mode")
-    client = _client(stored)
-    failed = []
-    for uid in dict.fromkeys(uids):
-        try:
-            found = client.search_users(uid)
-        except LdapError as exc:
-            failed.append({"uid": uid, "error": str(exc)})
-            continue
-        if len(found) != 1:
-            failed.append({"uid": uid, "error": "not found in LDAP" if not found else "several LDAP entries match"})
-            continue
-        with ext("db").transaction() as cur:
-            exists = users_db.get_user_by_name(cur, found[0].username) is not None
-        if exists:
-            failed.append({"uid": uid, "error": "user already exists"})
-            continue
-        ext("auth").onboard_ldap_user(client, found[0])
+    failed = users.import_ldap_users(ext("db"), ext("auth"), _client(stored), uids)
     if failed:
         return jsonify(failed), 404
     return "", 200

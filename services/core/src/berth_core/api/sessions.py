@@ -10,10 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from berth_common.web import client_address
-from berth_core import errors
 from berth_core.api.common import ext
-from berth_core.db import users as users_db
-from berth_core.errors import APIError
+from berth_core.services import users
 from berth_core.services.auth import unauthorized
 from berth_core.services.security import current_security
 from berth_core.services.sessions import COOKIE_NAME, CSRF_COOKIE, CSRF_HEADER
@@ -38,10 +36,7 @@ def login():
     principal = ext("auth").login(_form_value("principal"), _form_value("password"), client_address() or "", audit_success=True)
     if principal.user is None:
         raise unauthorized("robot accounts cannot sign in to the UI")
-    db = ext("db")
-    with db.transaction() as cur:
-        timeout = ext("configs").load(cur)["session_timeout"]
-        cookie, csrf = ext("sessions").create(cur, principal.user.user_id, timeout)
+    cookie, csrf = ext("sessions").start(principal.user.user_id)
     response = Response(status=200)
     response.set_cookie(COOKIE_NAME, cookie, httponly=True, samesite="Lax", secure=_secure(), path="/")
     response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="Lax", secure=_secure(), path="/")
@@ -53,8 +48,7 @@ def login():
 def log_out():
     ctx = current_security()
     if ctx.session_key is not None:
-        with ext("db").transaction() as cur:
-            ext("sessions").revoke(cur, ctx.session_key)
+        ext("sessions").end(ctx.session_key)
     response = Response(status=200)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax", secure=_secure())
     response.delete_cookie(CSRF_COOKIE, path="/", samesite="Lax", secure=_secure())
@@ -64,16 +58,5 @@ def log_out():
 @bp.post("/userExists")
 def user_exists():
     """Sign-up form helper; only answers when sign-up is open or the caller is an admin."""
-    ctx = current_security()
-    with ext("db").transaction() as cur:
-        self_registration = ext("configs").load(cur)["self_registration"]
-        if not (self_registration or ctx.is_sysadmin):
-            raise APIError(errors.FORBIDDEN, "user lookups are only open while self-registration is enabled")
-        target, value = _form_value("target"), _form_value("value")[:255]
-        if target == "username":
-            exists = users_db.username_taken(cur, value)
-        elif target == "email":
-            exists = users_db.email_taken(cur, value)
-        else:
-            raise APIError(errors.BAD_REQUEST, "target must be username or email")
+    exists = users.name_taken(ext("db"), ext("configs"), current_security(), _form_value("target"), _form_value("value")[:255])
     return jsonify(exists)

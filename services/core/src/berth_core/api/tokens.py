@@ -11,16 +11,16 @@ from flask import Blueprint, jsonify, request
 
 from berth_common.web import client_address
 from berth_core import errors
-from berth_core.api.auth import context_for, parse_basic
+from berth_core.api.auth import parse_basic
 from berth_core.api.common import ext
-from berth_core.db import projects as projects_db
-from berth_core.db.projects import Project
 from berth_core.errors import APIError
 from berth_core.services import security, tokens
 from berth_core.services.auth import Principal
 from berth_core.services.security import SecurityContext
 
 bp = Blueprint("tokens", __name__, url_prefix="/service")
+# Tokens are credentials: no proxy or client may keep a copy (RFC 6749 §5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _check_service(service: str | None) -> None:
@@ -30,24 +30,12 @@ def _check_service(service: str | None) -> None:
 
 
 def _issue(ctx: SecurityContext, raw_scopes: list[str]) -> dict:
-    db = ext("db")
-    cache: dict[str, Project | None] = {}
-
-    def find_project(name: str) -> Project | None:
-        if name not in cache:
-            with db.transaction() as cur:
-                cache[name] = projects_db.get_project_by_name(cur, name)
-        return cache[name]
-
-    access = tokens.grant(ctx, tokens.parse_scopes(raw_scopes), find_project)
-    with db.transaction() as cur:
-        minutes = ext("configs").load(cur)["token_expiration"]
-    return ext("tokens").issue(ctx.username or "", access, minutes)
+    return tokens.token_for(ext("db"), ext("configs"), ext("tokens"), ctx, raw_scopes)
 
 
 def _login(username: str, password: str, audit_success: bool) -> SecurityContext:
     principal: Principal = ext("auth").login(username, password, client_address() or "", audit_success=audit_success)
-    ctx = context_for(principal, security.ROBOT if principal.robot else security.BASIC)
+    ctx = security.context_for(ext("db"), principal, security.ROBOT if principal.robot else security.BASIC)
     security.set_current_security(ctx)
     return ctx
 
@@ -64,7 +52,7 @@ def get_token():
     else:
         ctx = SecurityContext.anonymous(security.public_loader())
         security.set_current_security(ctx)
-    return jsonify(_issue(ctx, scopes))
+    return jsonify(_issue(ctx, scopes)), 200, NO_STORE
 
 
 @bp.post("/token")
@@ -78,12 +66,16 @@ def post_token():
     scopes = form.getlist("scope")
     ctx = _login(form.get("username", ""), form.get("password", ""), audit_success=not scopes)
     body = _issue(ctx, scopes)
-    return jsonify(
-        {
-            "access_token": body["access_token"],
-            "token_type": "Bearer",
-            "expires_in": body["expires_in"],
-            "issued_at": body["issued_at"],
-            "scope": " ".join(scopes),
-        }
+    return (
+        jsonify(
+            {
+                "access_token": body["access_token"],
+                "token_type": "Bearer",
+                "expires_in": body["expires_in"],
+                "issued_at": body["issued_at"],
+                "scope": " ".join(scopes),
+            }
+        ),
+        200,
+        NO_STORE,
     )

@@ -11,7 +11,6 @@ from berth_common.web import client_address
 from berth_core import errors
 from berth_core.api.common import created, ext, get_bool, get_str, harbor_time, json_body, ok, path_id
 from berth_core.api.query import ANY, EXACT, FUZZY, RANGE, Field, paging_headers, parse_bool_arg, parse_list_params
-from berth_core.db import users as users_db
 from berth_core.db.users import User
 from berth_core.errors import APIError
 from berth_core.services import users
@@ -60,8 +59,7 @@ def user_json(user: User, *, current: bool = False) -> dict[str, Any]:
 def list_users():
     ensure_system("user", "list")
     params = parse_list_params(QUERY_FIELDS, SORTABLE)
-    with ext("db").transaction() as cur:
-        items, total = users_db.list_users(cur, params)
+    items, total = users.list_users(ext("db"), params)
     return jsonify([user_json(u) for u in items]), 200, paging_headers(total, params)
 
 
@@ -116,8 +114,7 @@ def search_users():
     if len(username) > 255:
         raise APIError(errors.BAD_REQUEST, "username must be at most 255 characters")
     params = parse_list_params({}, ())
-    with ext("db").transaction() as cur:
-        found, total = users_db.search_users(cur, username, params)
+    found, total = users.search_users(ext("db"), username, params)
     return jsonify([{"user_id": uid, "username": name} for uid, name in found]), 200, paging_headers(total, params)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import current_app, g, request
 
+from berth_common.db import Database
 from berth_core import errors
 from berth_core.db import groups as groups_db
 from berth_core.db import members as members_db
@@ -33,6 +34,7 @@ from berth_core.db.robots import Robot
 from berth_core.db.users import User
 from berth_core.errors import APIError
 from berth_core.services import rbac
+from berth_core.services.auth import Principal
 
 ANONYMOUS, BASIC, SESSION, ROBOT = "anonymous", "basic", "session", "robot"
 
@@ -206,6 +208,17 @@ class SecurityContext:
             robot_system_grants=frozenset(system_grants),
             _public=_PublicLookup(public_loader),
         )
+
+
+def context_for(db: Database, principal: Principal, method: str, session_key: bytes | None = None) -> SecurityContext:
+    """The security context of an authenticated principal (``method``: BASIC or SESSION for
+    users; robots are always ROBOT)."""
+    loader = public_loader()
+    if principal.robot is not None:
+        return SecurityContext.for_robot(principal.robot, principal.name, loader)
+    assert principal.user is not None
+    with db.transaction() as cur:
+        return SecurityContext.for_user(cur, principal.user, method, loader, session_key=session_key)
 
 
 # --- the current request -------------------------------------------------------------------------

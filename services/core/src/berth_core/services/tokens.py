@@ -23,7 +23,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from berth_common.db import Database
+from berth_core.db import projects as projects_db
 from berth_core.db.projects import Project
+from berth_core.services.configurations import Configurations
 from berth_core.services.security import SecurityContext
 
 # OCI distribution-spec repository name: path components separated by '/'.
@@ -144,3 +147,18 @@ class TokenIssuer:
         token = jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.key_id})
         issued_at = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"token": token, "access_token": token, "expires_in": expires_in, "issued_at": issued_at}
+
+
+def token_for(db: Database, configs: Configurations, issuer: TokenIssuer, ctx: SecurityContext, raw_scopes: list[str]) -> dict[str, Any]:
+    """The token response for the caller and its requested scopes (lifetime: ``token_expiration``)."""
+    cache: dict[str, Project | None] = {}
+
+    def find_project(name: str) -> Project | None:
+        if name not in cache:
+            with db.transaction() as cur:
+                cache[name] = projects_db.get_project_by_name(cur, name)
+        return cache[name]
+
+    access = grant(ctx, parse_scopes(raw_scopes), find_project)
+    minutes = configs.current()["token_expiration"]
+    return issuer.issue(ctx.username or "", access, minutes)

@@ -14,6 +14,7 @@ import structlog
 
 from berth_common.db import Database
 from berth_core import errors
+from berth_core.api.query import ListParams
 from berth_core.db import configurations as config_db
 from berth_core.db import locks
 from berth_core.db import members as members_db
@@ -23,7 +24,9 @@ from berth_core.db import users as users_db
 from berth_core.db.users import User
 from berth_core.errors import APIError
 from berth_core.services import audit, rbac
+from berth_core.services.auth import Authenticator
 from berth_core.services.configurations import DB_AUTH, Configurations
+from berth_core.services.ldap import LdapClient, LdapError
 from berth_core.services.passwords import Hasher, check_policy
 from berth_core.services.security import SecurityContext, deny
 
@@ -127,6 +130,50 @@ def _check_may_create(ctx: SecurityContext, config: dict) -> None:
         raise APIError(errors.UNAUTHORIZED, "authentication is required to create users")
     if config["auth_mode"] != DB_AUTH:
         raise APIError(errors.BAD_REQUEST, f"local users cannot be created in {config['auth_mode']} mode")
+
+
+def list_users(db: Database, params: ListParams) -> tuple[list[User], int]:
+    with db.transaction() as cur:
+        return users_db.list_users(cur, params)
+
+
+def search_users(db: Database, fragment: str, params: ListParams) -> tuple[list[tuple[int, str]], int]:
+    """(user_id, username) of users whose name contains ``fragment``, and the total."""
+    with db.transaction() as cur:
+        return users_db.search_users(cur, fragment, params)
+
+
+def name_taken(db: Database, configs: Configurations, ctx: SecurityContext, target: str, value: str) -> bool:
+    """Harbor's ``/c/userExists``: only while sign-up is open, or for admins (it reveals names)."""
+    with db.transaction() as cur:
+        if not (configs.load(cur)["self_registration"] or ctx.is_sysadmin):
+            raise APIError(errors.FORBIDDEN, "user lookups are only open while self-registration is enabled")
+        if target == "username":
+            return users_db.username_taken(cur, value)
+        if target == "email":
+            return users_db.email_taken(cur, value)
+    raise APIError(errors.BAD_REQUEST, "target must be username or email")
+
+
+def import_ldap_users(db: Database, authenticator: Authenticator, client: LdapClient, uids: list[str]) -> list[dict[str, str]]:
+    """Onboard LDAP users by uid (Harbor's ``/ldap/users/import``); returns the failures."""
+    failed = []
+    for uid in dict.fromkeys(uids):
+        try:
+            found = client.search_users(uid)
+        except LdapError as exc:
+            failed.append({"uid": uid, "error": str(exc)})
+            continue
+        if len(found) != 1:
+            failed.append({"uid": uid, "error": "not found in LDAP" if not found else "several LDAP entries match"})
+            continue
+        with db.transaction() as cur:
+            exists = users_db.get_user_by_name(cur, found[0].username) is not None
+        if exists:
+            failed.append({"uid": uid, "error": "user already exists"})
+            continue
+        authenticator.onboard_ldap_user(client, found[0])
+    return failed
 
 
 def get_user(db: Database, user_id: int) -> User:
