@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             except (RuntimeError, OSError, requests.RequestException) as exc:
                 print(f"bench: could not start the registries: {exc}\n(--keep keeps {workdir} with their logs)", file=sys.stderr)
                 return 1
+            for system in systems:
+                system.write_authfile(workdir)
             document["systems"] = {s.name: {"url": s.url, "auth": s.auth_note} for s in systems}
             measure(options, workdir, systems, document, profiler)
             say("stopping the registries")

@@ -76,8 +76,8 @@ class Run:
         return f"docker://{self.system.host}/{repository}:{tag}"
 
     @property
-    def creds(self) -> str | None:
-        return self.system.credentials.skopeo if self.system.credentials else None
+    def authfile(self) -> Path | None:
+        return self.system.authfile
 
     def pull_dir(self, name: str) -> Path:
         path = self.scratch / f"pull-{self.system.name}-{name}"
@@ -93,11 +93,11 @@ def _settle() -> None:
 def layered(run: Run) -> None:
     image, repo = run.images.layered, run.repo("layers")
     _settle()
-    seconds = tools.skopeo_copy(image.reference, run.ref(repo), run.creds, PUSH_TIMEOUT)
+    seconds = tools.skopeo_copy(image.reference, run.ref(repo), run.authfile, PUSH_TIMEOUT)
     run.values["push_layers"] = mib_per_second(image.size, seconds)
     target = run.pull_dir("layers")
     _settle()
-    seconds = tools.skopeo_copy(run.ref(repo), f"dir:{target}", run.creds, PUSH_TIMEOUT)
+    seconds = tools.skopeo_copy(run.ref(repo), f"dir:{target}", run.authfile, PUSH_TIMEOUT)
     shutil.rmtree(target)
     run.values["pull_layers"] = mib_per_second(image.size, seconds)
 
@@ -111,7 +111,7 @@ def big(run: Run) -> None:
     idle_bytes = statistics.median(idle.samples)
     before = cpu_seconds(process_tree(system.server_roots()))
     with RssSampler(system.registry_roots) as during:
-        seconds = tools.skopeo_copy(image.reference, run.ref(repo), run.creds, PUSH_TIMEOUT)
+        seconds = tools.skopeo_copy(image.reference, run.ref(repo), run.authfile, PUSH_TIMEOUT)
     cpu = cpu_seconds(process_tree(system.server_roots())) - before
     run.values["push_big"] = mib_per_second(image.size, seconds)
     run.values["memory_idle"] = idle_bytes / MIB
@@ -123,7 +123,7 @@ def big(run: Run) -> None:
     target = run.pull_dir("big")
     _settle()
     before = cpu_seconds(process_tree(system.server_roots()))
-    seconds = tools.skopeo_copy(run.ref(repo), f"dir:{target}", run.creds, PUSH_TIMEOUT)
+    seconds = tools.skopeo_copy(run.ref(repo), f"dir:{target}", run.authfile, PUSH_TIMEOUT)
     cpu = cpu_seconds(process_tree(system.server_roots())) - before
     shutil.rmtree(target)
     run.values["pull_big"] = mib_per_second(image.size, seconds)
@@ -156,10 +156,10 @@ def small(run: Run) -> None:
     targets = [run.pull_dir(f"small{i}") for i in range(len(images))]
 
     def push(i: int) -> Callable[[], float]:
-        return lambda: tools.skopeo_copy(images[i].reference, run.ref(repos[i]), run.creds, PUSH_TIMEOUT)
+        return lambda: tools.skopeo_copy(images[i].reference, run.ref(repos[i]), run.authfile, PUSH_TIMEOUT)
 
     def pull(i: int) -> Callable[[], float]:
-        return lambda: tools.skopeo_copy(run.ref(repos[i]), f"dir:{targets[i]}", run.creds, PUSH_TIMEOUT)
+        return lambda: tools.skopeo_copy(run.ref(repos[i]), f"dir:{targets[i]}", run.authfile, PUSH_TIMEOUT)
 
     _settle()
     run.values["small_push"] = len(images) / _parallel([push(i) for i in range(len(images))], parallel)
@@ -294,8 +294,7 @@ def create_tagged_repository(system: System, scratch: Path, tags: int) -> dict[s
     """
     repo = f"{PROJECT}/tagged"
     image = layout_image(scratch / f"tagged-{system.name}", 1, 64 * 1024)
-    creds = system.credentials.skopeo if system.credentials else None
-    tools.skopeo_copy(image.reference, f"docker://{system.host}/{repo}:t00000", creds, PUSH_TIMEOUT)
+    tools.skopeo_copy(image.reference, f"docker://{system.host}/{repo}:t00000", system.authfile, PUSH_TIMEOUT)
     manifest = (image.directory / "blobs" / "sha256" / image.manifest_digest.split(":", 1)[1]).read_bytes()
     authorization = system.authorization(repo)
     deadline = time.monotonic() + TAGGING_DEADLINE

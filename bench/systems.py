@@ -24,6 +24,7 @@ from pathlib import Path
 import requests
 import yaml
 
+from bench import tools
 from bench.auth import AuthError, Challenge, challenge, fetch_token, token_claims
 from bench.support import stack as support_stack
 from berth_deploy import infra
@@ -31,15 +32,6 @@ from berth_deploy import infra
 PROJECT = "bench"
 # The bench needs these; jobservice, RabbitMQ and the log collector are off the measured path.
 NEEDED_COMPONENTS = ("core", "registry", "database")
-
-
-class WaitingFor(dict):
-    """A health body that is not good enough yet: false-y for :func:`wait_until`, shown in its error."""
-
-    def __bool__(self) -> bool:
-        return False
-
-
 READY_TIMEOUT = 120
 
 
@@ -47,10 +39,6 @@ READY_TIMEOUT = 120
 class Credentials:
     username: str
     password: str
-
-    @property
-    def skopeo(self) -> str:
-        return f"{self.username}:{self.password}"
 
 
 class System:
@@ -63,6 +51,13 @@ class System:
     auth_note: str
     credentials: Credentials | None = None  # the push/pull user; None when the registry is open
     token_challenge: Challenge | None = None
+    authfile: Path | None = None  # skopeo's credentials for this registry (see :meth:`write_authfile`)
+
+    def write_authfile(self, directory: Path) -> None:
+        """Give skopeo this system's credentials through a private auth file."""
+        if self.credentials is not None and self.token_challenge is not None:
+            path = directory / f"auth-{self.name}.json"
+            self.authfile = tools.write_authfile(path, self.host, self.credentials.username, self.credentials.password)
 
     def authorization(self, repository: str, actions: str = "pull,push") -> str | None:
         """An ``Authorization`` header value for ``repository``, or ``None`` for an open registry."""
@@ -121,16 +116,26 @@ class Berth(System):
         # berthctl up writes data/infra.json before it creates the data folder (deploy bug, reported).
         self.stack.data.mkdir(parents=True, exist_ok=True)
         self.stack.up()
-        wait_until(self._healthy, READY_TIMEOUT, "Berth healthy")
+        self._wait_healthy()
         self.token_challenge = challenge(self.url)
         if self.token_challenge is None:
             raise AuthError("Berth answered /v2/ without asking for a token")
 
-    def _healthy(self) -> dict:
-        """The health body once the parts on the measured path are healthy, else the body (false-y) for the error."""
-        body = requests.get(f"{self.url}/api/v2.0/health", timeout=10).json()
-        status = {c["name"]: c["status"] for c in body.get("components", [])}
-        return body if all(status.get(name) == "healthy" for name in NEEDED_COMPONENTS) else WaitingFor(body)
+    def _wait_healthy(self) -> None:
+        """Wait until the components on the measured path report healthy through the proxy."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        last: object = None
+        while time.monotonic() < deadline:
+            try:
+                last = requests.get(f"{self.url}/api/v2.0/health", timeout=10).json()
+            except (requests.RequestException, ValueError) as exc:
+                last = exc
+            else:
+                status = {c["name"]: c["status"] for c in last.get("components", [])}
+                if all(status.get(name) == "healthy" for name in NEEDED_COMPONENTS):
+                    return
+            time.sleep(0.5)
+        raise RuntimeError(f"Berth not healthy within {READY_TIMEOUT}s; last health answer: {last!r}")
 
     def stop(self) -> None:
         try:
@@ -221,14 +226,16 @@ class Distribution(System):
     def start(self, token_auth: dict[str, str] | None, credentials: Credentials | None) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         path = self.workdir / "config.yml"
-        path.write_text(yaml.safe_dump(self.config(token_auth)))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the http secret
+        with os.fdopen(fd, "w") as handle:
+            handle.write(yaml.safe_dump(self.config(token_auth)))
         log = open(self.workdir / "registry.log", "ab")  # noqa: SIM115 - owned by the child
         try:
             self.process = subprocess.Popen(["docker-registry", "serve", str(path)], stdout=log, stderr=log,
                                             start_new_session=True)  # fmt: skip
         finally:
             log.close()
-        wait_until(lambda: self.process.poll() is None and infra.port_open("127.0.0.1", self.port), 30, "distribution listening")
+        wait_until(lambda: self._exited() or infra.port_open("127.0.0.1", self.port), 30, "distribution listening")
         self.token_challenge = challenge(self.url)
         if token_auth and self.token_challenge is None:
             raise AuthError("distribution configured for token auth answered /v2/ without a challenge")
@@ -240,6 +247,14 @@ class Distribution(System):
             answer = requests.get(f"{self.url}/v2/", headers={"Authorization": header}, timeout=10)
             if answer.status_code != 200:
                 raise AuthError(f"distribution refused a Berth token on /v2/ ({answer.status_code}): {answer.text[:200]}")
+
+    def _exited(self) -> bool:
+        """False while the process runs; raises with its log when it has stopped (a bad config, a taken port)."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            return False
+        tail = (self.workdir / "registry.log").read_text(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"docker-registry exited {self.process.returncode}: {' / '.join(tail)}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

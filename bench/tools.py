@@ -6,6 +6,7 @@ figure is either measured properly or recorded as failed, never silently wrong.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -32,18 +33,29 @@ def _run(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> 
     return result
 
 
-def skopeo_copy(source: str, destination: str, creds: str | None, timeout: float) -> float:
+def write_authfile(path: Path, host: str, username: str, password: str) -> Path:
+    """A containers-auth.json for ``host`` (mode 0600), so credentials never appear in a command line."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"auths": {host: {"auth": auth}}}, handle)
+    return path
+
+
+def skopeo_copy(source: str, destination: str, authfile: Path | None, timeout: float) -> float:
     """Copy an image with skopeo and return the wall time in seconds.
 
     ``--preserve-digests`` makes skopeo refuse to recompress or convert anything, so the bytes
-    pushed are exactly the layout's bytes for both systems. ``creds`` is "user:password" for
-    whichever side is a registry (never logged: it goes in argv to a local child only).
+    pushed are exactly the layout's bytes for both systems. ``authfile`` holds the registry's
+    credentials (None for an open registry).
     """
     argv = ["skopeo", "copy", "--quiet", "--preserve-digests", "--retry-times", "0"]
+    if authfile is not None:
+        argv += ["--authfile", str(authfile)]
     if source.startswith("docker://"):
-        argv += ["--src-tls-verify=false"] + (["--src-creds", creds] if creds else [])
+        argv.append("--src-tls-verify=false")
     if destination.startswith("docker://"):
-        argv += ["--dest-tls-verify=false"] + (["--dest-creds", creds] if creds else [])
+        argv.append("--dest-tls-verify=false")
     started = time.perf_counter()
     _run([*argv, source, destination], timeout)
     return time.perf_counter() - started

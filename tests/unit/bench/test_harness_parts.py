@@ -17,7 +17,7 @@ import pytest
 from bench.auth import AuthError, Challenge, parse_challenge, token_claims
 from bench.images import CONFIG_TYPE, LAYER_TYPE, MANIFEST_TYPE, layout_image, write_image, write_random_blob
 from bench.procs import RssSampler, cpu_seconds, process_tree, rss_bytes
-from bench.tools import ToolError, parse_wrk_summary
+from bench.tools import ToolError, parse_wrk_summary, write_authfile
 
 
 def test_parse_challenge():
@@ -128,3 +128,10 @@ def test_layout_image_from_the_tests_helper_knows_its_layers(tmp_path):
     assert image.size == sum(layer.size for layer in image.layers)
     index = json.loads((tmp_path / "small" / "index.json").read_text())
     assert [m["digest"] for m in index["manifests"]] == [image.manifest_digest]
+
+
+def test_authfile_is_private_and_in_the_containers_format(tmp_path):
+    path = write_authfile(tmp_path / "auth.json", "127.0.0.1:5000", "robot$bench+ci", "s3cret:with:colons")
+    assert path.stat().st_mode & 0o777 == 0o600
+    entry = json.loads(path.read_text())["auths"]["127.0.0.1:5000"]
+    assert base64.b64decode(entry["auth"]).decode() == "robot$bench+ci:s3cret:with:colons"

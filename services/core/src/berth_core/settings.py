@@ -14,6 +14,7 @@ class CoreSettings(Settings):
     database_url: str = setting(str, required=True, secret=True, help="PostgreSQL URL")
     db_pool_size: int = setting(int, 8, minimum=1, maximum=200)
     rabbitmq_url: str = setting(str, required=True, secret=True, help="AMQP URL")
+    amqp_prefix: str = setting(str, "berth", help="queue/exchange prefix; must equal the jobservice's JOBSERVICE_AMQP_PREFIX")
     registry_url: str = setting(str, required=True, help="internal URL of the registry service")
     external_url: str = setting(str, required=True, help="URL clients use to reach Berth")
     port: int = setting(int, 8180, minimum=1, maximum=65535)

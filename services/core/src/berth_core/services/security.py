@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, g, request
 
@@ -34,7 +34,9 @@ from berth_core.db.robots import Robot
 from berth_core.db.users import User
 from berth_core.errors import APIError
 from berth_core.services import rbac
-from berth_core.services.auth import Principal
+
+if TYPE_CHECKING:  # auth imports configurations, which audits through this module
+    from berth_core.services.auth import Principal
 
 ANONYMOUS, BASIC, SESSION, ROBOT = "anonymous", "basic", "session", "robot"
 

@@ -135,12 +135,6 @@ export async function list(path, query = {}, options = {}) {
   return { items, total: header === null ? items.length : Number(header) };
 }
 
-/** Make sure a CSRF token is known before the first write of a page (the server hands it out
- * on reads); harmless when the cookie already carries it. */
-export async function ensureCsrf() {
-  if (!csrfToken()) await request("GET", "/systeminfo", { allow401: true }).catch(() => null);
-}
-
 /** Harbor's repository path segment: the name without the project, URL-encoded twice. */
 export function repoPath(projectName, repositoryName) {
   const short = repositoryName.startsWith(`${projectName}/`) ? repositoryName.slice(projectName.length + 1) : repositoryName;

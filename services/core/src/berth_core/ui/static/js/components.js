@@ -19,11 +19,6 @@ export function button({ label, iconName = null, kind = "secondary", onClick = n
   );
 }
 
-/** A link styled as a button (navigation through the router). */
-export function linkButton({ label, href, iconName = null, kind = "secondary" }) {
-  return h("a", { href, class: ["btn", `btn-${kind}`] }, iconName && icon(iconName), h("span", null, label));
-}
-
 export function pageHeader({ title, subtitle = null, crumbs = [], actions = [] }) {
   return h(
     "header",
@@ -53,10 +48,6 @@ export function badge(text, kind = "neutral") {
 
 export function alertBox(message, kind = "error") {
   return h("div", { class: ["alert", `alert-${kind}`], role: kind === "error" ? "alert" : "status" }, icon(kind === "error" ? "alert" : "info"), h("span", null, message));
-}
-
-export function emptyState(message, ...actions) {
-  return h("div", { class: "empty-state" }, h("p", null, message), actions.length > 0 && h("div", { class: "empty-actions" }, actions));
 }
 
 export function loading() {

@@ -80,10 +80,3 @@ export function mount(el, ...children) {
   append(el, children);
   return el;
 }
-
-/** A DocumentFragment of several nodes, for returning siblings from a helper. */
-export function fragment(...children) {
-  const frag = document.createDocumentFragment();
-  append(frag, children);
-  return frag;
-}
