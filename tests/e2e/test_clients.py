@@ -7,7 +7,9 @@ storage (moto's S3 server). Every push is read back and its digests compared wit
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,11 +130,10 @@ def test_artifact_with_subject_is_listed_by_the_referrers_api(target, tmp_path):
 
 
 class Podman:
-    """podman as root on this machine: vfs storage in a private folder, its own auth file."""
+    """podman (or buildah) as root on this machine: vfs storage in private folders, its own auth file."""
 
-    def __init__(self, root: Path, tool: str = "podman") -> None:
-        self.tool = tool
-        self.base = [tool, "--root", str(root / "storage"), "--runroot", str(root / "run"), "--storage-driver", "vfs"]
+    def __init__(self, root: Path, runroot: Path, tool: str = "podman") -> None:
+        self.base = [tool, "--root", str(root / "storage"), "--runroot", str(runroot), "--storage-driver", "vfs"]
         self.env_auth = str(root / "auth.json")
 
     def __call__(self, *args: str) -> str:
@@ -142,28 +143,42 @@ class Podman:
         self("login", "--tls-verify=false", "--authfile", self.env_auth, "-u", user, "-p", password, stack.registry_host)
 
 
+@pytest.fixture
+def tools(tmp_path) -> Iterator:
+    """Factory of Podman instances; podman wants a run root shorter than 50 characters."""
+    runroots: list[str] = []
+
+    def make(name: str, tool: str = "podman") -> Podman:
+        runroots.append(tempfile.mkdtemp(prefix="berth-run-"))
+        return Podman(tmp_path / name, Path(runroots[-1]), tool)
+
+    yield make
+    for runroot in runroots:
+        shutil.rmtree(runroot, ignore_errors=True)
+
+
 @pytest.mark.parametrize("fmt", ["v2s2", "oci"])
-def test_podman_push_and_pull_docker_and_oci_formats(stack, tmp_path, fmt):
+def test_podman_push_and_pull_docker_and_oci_formats(stack, tmp_path, tools, fmt):
     project = create_project(stack)
-    podman = Podman(tmp_path)
+    podman = tools("pusher")
     image = write_layout(tmp_path / "layout", tag="v1", layers=2)
-    podman("pull", image.reference)
+    image_id = podman("pull", "--quiet", image.reference).split()[-1]
     podman.login(stack, *ADMIN)
     ref = f"{stack.registry_host}/{project}/podman:{fmt}"
-    podman("push", "--tls-verify=false", "--authfile", podman.env_auth, "--format", fmt, image.reference, f"docker://{ref}")
+    podman("push", "--tls-verify=false", "--authfile", podman.env_auth, "--format", fmt, image_id, f"docker://{ref}")
     manifest = OCIClient(HttpTransport(stack.url), credentials=ADMIN).get_manifest(f"{project}/podman", fmt)
     expected = "application/vnd.docker.distribution.manifest.v2+json" if fmt == "v2s2" else OCI_MANIFEST
     assert manifest.status == 200 and manifest.headers["Content-Type"] == expected
 
-    fresh = Podman(tmp_path / "fresh")
+    fresh = tools("puller")
     fresh.login(stack, *ADMIN)
     fresh("pull", "--tls-verify=false", "--authfile", fresh.env_auth, ref)
     assert ref in fresh("images", "--format", "{{.Repository}}:{{.Tag}}")
 
 
-def test_buildah_builds_from_scratch_and_pushes(stack, tmp_path):
+def test_buildah_builds_from_scratch_and_pushes(stack, tmp_path, tools):
     project = create_project(stack)
-    buildah = Podman(tmp_path, tool="buildah")
+    buildah = tools("builder", tool="buildah")
     container = buildah("from", "scratch").strip()
     (tmp_path / "hello.txt").write_text("hello from buildah\n")
     buildah("copy", container, str(tmp_path / "hello.txt"), "/hello.txt")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import requests
 
@@ -39,8 +40,7 @@ def all_healthy(url: str) -> dict | None:
 
 
 def test_up_health_logs_restart_and_down(postgres_admin_url, rabbitmq_url):
-    name = "berth_e2e_lifecycle"
-    infra.drop_database(postgres_admin_url, name)
+    name = f"berth_e2e_lifecycle_{uuid.uuid4().hex[:8]}"
     stack = make_stack(stack_directory("lifecycle"), infra.ensure_database(postgres_admin_url, name), rabbitmq_url)
     stack.up()
     try:

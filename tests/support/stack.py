@@ -121,8 +121,8 @@ def stack_directory(label: str) -> Path:
 @contextlib.contextmanager
 def running_stack(label: str, postgres_admin_url: str, rabbitmq_url: str, **overrides) -> Iterator[Stack]:
     """A whole stack with its own database, up for the block, then down and removed."""
-    name = f"berth_e2e_{label}"
-    infra.drop_database(postgres_admin_url, name)
+    # Unique per run: two test sessions on one machine must never share (or drop) a database.
+    name = f"berth_e2e_{label}_{uuid.uuid4().hex[:8]}"
     directory = stack_directory(label)
     stack = make_stack(directory, infra.ensure_database(postgres_admin_url, name), rabbitmq_url, **overrides)
     stack.up()
@@ -131,4 +131,5 @@ def running_stack(label: str, postgres_admin_url: str, rabbitmq_url: str, **over
     finally:
         stack.down()
         infra.drop_database(postgres_admin_url, name)
-        shutil.rmtree(directory, ignore_errors=True)
+        if not os.environ.get("BERTH_KEEP_STACK"):  # set it to read a failed run's logs afterwards
+            shutil.rmtree(directory, ignore_errors=True)

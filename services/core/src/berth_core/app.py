@@ -11,14 +11,19 @@ from berth_core import errors
 from berth_core.api import artifacts, audit, health, openapi, repositories, search, statistics, systeminfo
 from berth_core.api import auth as api_auth
 from berth_core.api import configurations as api_configurations
+from berth_core.api import jobservice as api_jobservice
 from berth_core.api import ldap as api_ldap
 from berth_core.api import members as api_members
 from berth_core.api import projects as api_projects
+from berth_core.api import purgeaudit as api_purgeaudit
 from berth_core.api import robots as api_robots
+from berth_core.api import schedules as api_schedules
 from berth_core.api import sessions as api_sessions
 from berth_core.api import tokens as api_tokens
 from berth_core.api import usergroups as api_usergroups
 from berth_core.api import users as api_users
+from berth_core.api import webhooks as api_webhooks
+from berth_core.services import jobs as jobs_service
 from berth_core.services import users as users_service
 from berth_core.services.auth import Authenticator
 from berth_core.services.configurations import Configurations
@@ -71,6 +76,10 @@ def create_app(settings: CoreSettings | None = None, *, db: Database | None = No
     app.register_blueprint(health.bp)
     # Content, audit, search/statistics/systeminfo and the API description (issue 4, part B).
     for blueprint in (repositories.bp, artifacts.bp, audit.bp, search.bp, statistics.bp, systeminfo.bp, openapi.bp):
+        app.register_blueprint(blueprint)
+    # Jobs, schedules, webhooks and the audit purge through the jobservice's client (issue 5).
+    jobs_service.init_app(app, settings, db)
+    for blueprint in (api_jobservice.bp, api_schedules.bp, api_webhooks.bp, api_purgeaudit.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(ui_bp)  # the web UI (issue 6)
     return app

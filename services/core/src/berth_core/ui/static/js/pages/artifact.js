@@ -6,7 +6,7 @@ import { button, card, confirmDialog, copyField, details, modalForm, pageHeader,
 import { h, mount } from "../dom.js";
 import { bytes, dateTime, shortDigest } from "../format.js";
 import { t } from "../i18n.js";
-import { dataTable } from "../table.js";
+import { dataTable, localSource } from "../table.js";
 import { loadProject, projectBadges } from "./project.js";
 import { artifactBase, platforms, pullCommand } from "./repository.js";
 
@@ -67,33 +67,20 @@ function tagsCard(base, artifact, perms, fullName) {
 }
 
 function childrenCard(artifact, pageHref) {
-  const rows = (artifact.references || []).map((ref) => ({ ...ref, platformName: platforms({ references: [ref] }).join("") }));
+  const rows = (artifact.references || []).map((ref) => ({ ...ref, platformName: platforms({ references: [ref] }).join(""), osVersion: ref.platform?.["os.version"] || "" }));
   if (rows.length === 0) return null;
-  return card(
-    { title: t("artifact.architectures") },
-    h(
-      "div",
-      { class: "table-scroll" },
-      h(
-        "table",
-        { class: "table", "aria-label": t("artifact.architectures") },
-        h("thead", null, h("tr", null, h("th", { scope: "col" }, t("artifact.platform")), h("th", { scope: "col" }, t("artifact.digest")), h("th", { scope: "col" }, t("artifact.osVersion")))),
-        h(
-          "tbody",
-          null,
-          rows.map((ref) =>
-            h(
-              "tr",
-              null,
-              h("td", { "data-label": t("artifact.platform") }, ref.platformName || "—"),
-              h("td", { "data-label": t("artifact.digest") }, h("a", { href: `${pageHref}/artifacts/${ref.child_digest}`, class: "mono", title: ref.child_digest }, shortDigest(ref.child_digest))),
-              h("td", { "data-label": t("artifact.osVersion") }, ref.platform?.["os.version"] || "—"),
-            ),
-          ),
-        ),
-      ),
-    ),
-  );
+  const table = dataTable({
+    label: t("artifact.architectures"),
+    sort: "platformName",
+    pageSize: 10,
+    load: localSource(() => rows),
+    columns: [
+      { key: "platformName", label: t("artifact.platform"), sort: "platformName", render: (ref) => ref.platformName || "—" },
+      { key: "child_digest", label: t("artifact.digest"), sort: "child_digest", render: (ref) => h("a", { href: `${pageHref}/artifacts/${ref.child_digest}`, class: "mono", title: ref.child_digest }, shortDigest(ref.child_digest)) },
+      { key: "osVersion", label: t("artifact.osVersion"), sort: "osVersion", render: (ref) => ref.osVersion || "—" },
+    ],
+  });
+  return card({ title: t("artifact.architectures") }, table.el);
 }
 
 function referrersCard(base, artifact, pageHref) {

@@ -7,15 +7,22 @@ import { bytes, number } from "../format.js";
 import { t } from "../i18n.js";
 import { usageBar } from "../charts.js";
 import { refresh } from "../router.js";
+import { dataTable, localSource } from "../table.js";
 
 function healthCard(health) {
-  const rows = (health.components || []).map((c) =>
-    h("tr", null, h("td", { "data-label": t("system.component") }, h("span", { class: "strong" }, c.name)), h("td", { "data-label": t("common.status") }, badge(c.status === "healthy" ? t("system.healthy") : t("system.unhealthy"), c.status === "healthy" ? "success" : "danger")), h("td", { "data-label": t("system.error") }, c.error || "—")),
-  );
-  return card(
-    { title: t("system.health"), actions: [badge(health.status === "healthy" ? t("system.healthy") : t("system.unhealthy"), health.status === "healthy" ? "success" : "danger")] },
-    h("div", { class: "table-scroll" }, h("table", { class: "table", "aria-label": t("system.health") }, h("thead", null, h("tr", null, h("th", { scope: "col" }, t("system.component")), h("th", { scope: "col" }, t("common.status")), h("th", { scope: "col" }, t("system.error")))), h("tbody", null, rows))),
-  );
+  const table = dataTable({
+    label: t("system.health"),
+    sort: "name",
+    pageSize: 10,
+    load: localSource(() => health.components || []),
+    columns: [
+      { key: "name", label: t("system.component"), sort: "name", render: (c) => h("span", { class: "strong" }, c.name) },
+      { key: "status", label: t("common.status"), sort: "status", render: (c) => badge(c.status === "healthy" ? t("system.healthy") : t("system.unhealthy"), c.status === "healthy" ? "success" : "danger") },
+      { key: "error", label: t("system.error"), render: (c) => c.error || "—" },
+    ],
+  });
+  const overall = health.status === "healthy";
+  return card({ title: t("system.health"), actions: [badge(overall ? t("system.healthy") : t("system.unhealthy"), overall ? "success" : "danger")] }, table.el);
 }
 
 export async function render(root, ctx) {
