@@ -101,15 +101,16 @@ def test_push_is_delivered_signed_and_visible_through_the_api(stack: Stack, tmp_
     tasks = api(stack, "GET", f"{base}/policies/{policy_id}/executions/{execution['id']}/tasks", headers=by_name).json()
     assert [t["status"] for t in tasks] == ["Success", "Success"]
     logs = [
-        api(stack, "GET", f"{base}/policies/{policy_id}/executions/{execution['id']}/tasks/{t['id']}/log", headers=by_name)
-        for t in tasks
+        api(stack, "GET", f"{base}/policies/{policy_id}/executions/{execution['id']}/tasks/{t['id']}/log", headers=by_name) for t in tasks
     ]
     assert all(log.status_code == 200 and log.headers["Content-Type"].startswith("text/plain") for log in logs)
     text = "".join(log.text for log in logs)
     assert plain.url in text and cloud.url in text
     assert "Bearer e2e" not in text and SECRET not in text
     triggers = api(stack, "GET", f"{base}/lasttrigger", headers=by_name).json()
-    assert [(t["policy_name"], t["event_type"], t["last_trigger_time"]) for t in triggers] == [("ci", "PUSH_ARTIFACT", execution["start_time"])]
+    assert [(t["policy_name"], t["event_type"], t["last_trigger_time"]) for t in triggers] == [
+        ("ci", "PUSH_ARTIFACT", execution["start_time"])
+    ]
     audit = api(stack, "GET", "/audit-logs", params={"q": "resource_type=webhook_policy,operation=create", "page_size": 100}).json()
     assert "ci" in {entry["resource"] for entry in audit}
 

@@ -55,6 +55,14 @@ def test_index_platforms_tags_and_delete(stack: Stack, chromium, tmp_path: Path)
             expect(child_row.get_by_role("link")).to_have_attribute("href", f"{repo_page}/artifacts/{child}")
         ui.screenshot("40-index-artifact")
 
+        # The pull command's Copy button puts the exact command on the clipboard.
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        by_digest = page.locator(".copy-field", has=page.get_by_text("By digest", exact=True))
+        by_digest.get_by_role("button", name="Copy").click()
+        expect(page.get_by_text("Copied to the clipboard.")).to_be_visible()
+        expected = f"podman pull {stack.registry_host}/{name}/{REPO}@{image.digest}"
+        assert page.evaluate("navigator.clipboard.readText()") == expected
+
         # Add a tag: a bad name is refused in the browser, a good one lands on the server.
         page.get_by_role("button", name="Add tag").click()
         dialog = page.get_by_role("dialog")

@@ -10,9 +10,12 @@ live jobservice is covered in test_jobservice_api_live.py.
 from __future__ import annotations
 
 import base64
+import os
+import uuid
 
 import pytest
 
+from berth_core.services import jobs
 from berth_jobservice.db import pools as pools_db
 from berth_jobservice.db import tasks as tasks_db
 from berth_jobservice.jobs import default_registry
@@ -26,7 +29,12 @@ REGISTRY = default_registry(JobserviceSettings(database_url="", rabbitmq_url="")
 
 @pytest.fixture(scope="module")
 def core_app(tmp_path_factory, database_url, rabbitmq_url):
-    app, routed = build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url), database_url)
+    # A queue prefix of this module alone (nothing here publishes, but nothing may reach a
+    # running stack's queues either).
+    settings = core_settings(
+        tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url, amqp_prefix=f"coretest{uuid.uuid4().hex[:10]}"
+    )
+    app, routed = build_app(settings, database_url)
     yield app, routed
     app.extensions["berth.jobs"].close()
 
@@ -226,3 +234,16 @@ def test_system_robots_hold_what_they_were_granted(world) -> None:
         body = {"action": "pause"} if method == "put" else None
         assert getattr(world.client, method)(url, json=body, headers=reader).status_code == (200 if action == "list" else 403), suffix
         assert getattr(world.client, method)(url, json=body, headers=operator).status_code == 200, suffix
+
+
+def test_one_client_per_process_made_on_first_use(world, rabbitmq_url, monkeypatch) -> None:
+    """gunicorn forks after create_app: no client (and no AMQP connection) may exist before the
+    first request of a process, and a process never uses a client its parent made."""
+    holder = jobs.Jobs(world.db, rabbitmq_url, f"coretest{uuid.uuid4().hex[:10]}")
+    assert holder._client is None
+    first = holder.client
+    assert holder.client is first
+    assert first.publisher._connection is None  # connected on the first publish, not before
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as seen from a forked worker
+    assert holder.client is not first
+    holder.close()

@@ -3,6 +3,8 @@ jobservice as Harbor's ScheduleTask, paging, the scheduler's pause flag; system 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from berth_jobservice.jobs import default_registry
@@ -16,7 +18,12 @@ PURGE = {"audit_retention_hour": 168, "include_operations": "pull", "dry_run": F
 
 @pytest.fixture(scope="module")
 def core_app(tmp_path_factory, database_url, rabbitmq_url):
-    app, routed = build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url), database_url)
+    # A queue prefix of this module alone (nothing here publishes, but nothing may reach a
+    # running stack's queues either).
+    settings = core_settings(
+        tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url, amqp_prefix=f"coretest{uuid.uuid4().hex[:10]}"
+    )
+    app, routed = build_app(settings, database_url)
     yield app, routed
     app.extensions["berth.jobs"].close()
 

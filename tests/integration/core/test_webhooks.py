@@ -8,6 +8,8 @@ running jobservice are covered in test_jobservice_api_live.py and the e2e test.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from berth_core.services import jobs
@@ -22,7 +24,12 @@ SECRET = "a-signing-secret-of-some-length"
 
 @pytest.fixture(scope="module")
 def core_app(tmp_path_factory, database_url, rabbitmq_url):
-    app, routed = build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url), database_url)
+    # A queue prefix of this module alone (nothing here publishes, but nothing may reach a
+    # running stack's queues either).
+    settings = core_settings(
+        tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url, amqp_prefix=f"coretest{uuid.uuid4().hex[:10]}"
+    )
+    app, routed = build_app(settings, database_url)
     yield app, routed
     app.extensions["berth.jobs"].close()
 
@@ -89,7 +96,12 @@ def test_create_get_list_in_harbor_json_without_credentials(world) -> None:
     assert set(policy) == {
         "id", "name", "description", "project_id", "targets", "event_types", "creator", "creation_time", "update_time", "enabled",
     }  # fmt: skip
-    assert (policy["name"], policy["description"], policy["project_id"], policy["enabled"]) == ("ci", "tell CI", world.private.project_id, True)
+    assert (policy["name"], policy["description"], policy["project_id"], policy["enabled"]) == (
+        "ci",
+        "tell CI",
+        world.private.project_id,
+        True,
+    )
     assert policy["creator"] == world.people["project_admin"].username
     assert policy["event_types"] == ["PUSH_ARTIFACT", "DELETE_ARTIFACT"]
     # The auth header and the secret are write-only: stored, never shown.
@@ -115,7 +127,9 @@ def test_defaults_name_by_header_and_name_conflict(world) -> None:
         headers={**world.headers("project_admin"), "X-Is-Resource-Name": "true"},
     ).get_json()
     assert policy["name"] == "minimal" and policy["enabled"] is True and policy["description"] == ""
-    assert policy["targets"] == [{"type": "http", "address": "http://10.0.0.1:8080/x", "skip_cert_verify": False, "payload_format": "Default"}]
+    assert policy["targets"] == [
+        {"type": "http", "address": "http://10.0.0.1:8080/x", "skip_cert_verify": False, "payload_format": "Default"}
+    ]
     assert stored(world, policy_id).secret == ""  # unsigned
     conflict = create(world, {**minimal, "name": "minimal"})
     assert conflict.status_code == 409
@@ -146,7 +160,13 @@ def test_update_keeps_write_only_fields_unless_given(world) -> None:
     assert world.client.put(url, json=body, headers=admin).status_code == 200
     row = stored(world, policy_id)
     assert row.secret == "" and row.targets == [
-        {"type": "http", "address": "https://hooks.example.test/berth", "auth_header": "", "skip_cert_verify": False, "payload_format": "Default"}
+        {
+            "type": "http",
+            "address": "https://hooks.example.test/berth",
+            "auth_header": "",
+            "skip_cert_verify": False,
+            "payload_format": "Default",
+        }
     ]
     body = policy_body("ci-renamed", secret="another-secret-long-enough")
     assert world.client.put(url, json=body, headers=admin).status_code == 200
@@ -228,10 +248,8 @@ def test_who_may_do_what(world, who: str) -> None:
     for method, suffix, action in ENDPOINTS:
         body = policy_body(f"{method}-{who}") if method in ("post", "put") else None
         response = getattr(world.client, method)(f"{base(world)}{suffix.format(**ids)}", json=body, headers=world.headers(who))
-        if action in ALLOWED.get(who, set()):
-            expected = {"post": 201}.get(method, 200)
-        else:
-            expected = 401 if who == "anonymous" else 403
+        refused = 401 if who == "anonymous" else 403
+        expected = {"post": 201}.get(method, 200) if action in ALLOWED.get(who, set()) else refused
         assert response.status_code == expected, (method, suffix, response.get_data(as_text=True))
         if response.status_code >= 400:
             assert response.get_json()["errors"][0]["code"] in ("UNAUTHORIZED", "FORBIDDEN")
@@ -366,10 +384,12 @@ def test_executions_tasks_logs_and_last_trigger(world) -> None:
     assert tasks.status_code == 200 and tasks.headers["X-Total-Count"] == "2"
     task = tasks.get_json()[1]
     assert set(task) == {
-        "id", "execution_id", "status", "status_message", "run_count", "extra_attrs", "creation_time", "update_time", "start_time", "end_time",
+        "id", "execution_id", "status", "status_message", "run_count", "extra_attrs",
+        "creation_time", "update_time", "start_time", "end_time",
     }  # fmt: skip
     assert (task["id"], task["execution_id"], task["status"], task["run_count"]) == (first.tasks[1].id, first.execution.id, "Pending", 0)
-    assert [t["id"] for t in world.client.get(f"{tasks_url}?sort=-id", headers=admin).get_json()] == [t.id for t in reversed(first.tasks)]
+    newest_first = world.client.get(f"{tasks_url}?sort=-id", headers=admin).get_json()
+    assert [t["id"] for t in newest_first] == [t.id for t in reversed(first.tasks)]
 
     log = world.client.get(f"{tasks_url}/{first.tasks[1].id}/log", headers=admin)
     assert log.status_code == 200 and log.mimetype == "text/plain"
@@ -379,7 +399,9 @@ def test_executions_tasks_logs_and_last_trigger(world) -> None:
     other_execution = f"{base(world)}/policies/{policy_id}/executions/{second.execution.id}/tasks/{first.tasks[0].id}/log"
     assert world.client.get(other_execution, headers=admin).status_code == 404
     other_policy = created_id(create(world, policy_body("other")))
-    assert world.client.get(f"{base(world)}/policies/{other_policy}/executions/{first.execution.id}/tasks", headers=admin).status_code == 404
+    assert (
+        world.client.get(f"{base(world)}/policies/{other_policy}/executions/{first.execution.id}/tasks", headers=admin).status_code == 404
+    )
     assert world.client.get(f"{base(world)}/policies/{policy_id}/executions/99999999/tasks", headers=admin).status_code == 404
 
     triggers = world.client.get(f"{base(world)}/lasttrigger", headers=admin).get_json()

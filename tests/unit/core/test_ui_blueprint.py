@@ -85,7 +85,7 @@ class ShellParser(HTMLParser):
 
 @pytest.mark.parametrize(
     "path",
-    ["/harbor", "/harbor/projects", "/harbor/projects/3/repositories/a%2Fb/artifacts-tab", "/harbor/anything/unknown", "/account/sign-in"],
+    ["/harbor/", "/harbor/projects", "/harbor/projects/3/repositories/a%2Fb/artifacts-tab", "/harbor/anything/unknown", "/account/sign-in"],
 )
 def test_every_page_url_gets_the_shell_with_a_strict_csp(client, path):
     response = client.get(path)
@@ -100,6 +100,12 @@ def test_every_page_url_gets_the_shell_with_a_strict_csp(client, path):
     assert directives["default-src"] == "'none'"
     assert directives["frame-ancestors"] == "'none'"
     assert "unsafe" not in csp
+
+
+def test_bare_harbor_path_redirects_to_the_shell(client):
+    response = client.get("/harbor")
+    assert response.status_code in (301, 308)
+    assert response.headers["Location"].endswith("/harbor/")
 
 
 def test_shell_has_no_inline_code_and_only_local_versioned_assets(client):

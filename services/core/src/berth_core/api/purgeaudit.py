@@ -168,7 +168,7 @@ def _schedule_request() -> tuple[str, str | None, dict[str, Any]]:
     body = json_body(("schedule", "parameters"), allow_unknown=ECHOED_FIELDS)
     schedule = body.get("schedule")
     if not isinstance(schedule, dict):
-        raise APIError(errors.BAD_REQUEST, "schedule is required: {\"type\": ..., \"cron\": ...}")
+        raise APIError(errors.BAD_REQUEST, 'schedule is required: {"type": ..., "cron": ...}')
     unknown = sorted(set(schedule) - {"type", "cron", "next_scheduled_time"})
     if unknown:
         raise APIError(errors.BAD_REQUEST, f"unknown schedule field(s): {', '.join(str(u)[:64] for u in unknown[:5])}")

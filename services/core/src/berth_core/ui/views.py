@@ -61,7 +61,7 @@ def root() -> Response:
     return redirect(HOME_PATH if current_security().is_authenticated else SIGN_IN_PATH, code=302)
 
 
-@bp.get("/harbor", defaults={"page": ""})
+@bp.get("/harbor/", defaults={"page": ""})
 @bp.get("/harbor/<path:page>")
 @bp.get("/account/<path:page>")
 def shell(page: str) -> Response:

@@ -65,8 +65,10 @@ def require(repo: RepositoryName, action: str, challenge: tuple[str, ...] | None
 
     ``challenge`` lists the actions a client should ask for (pushes ask for pull and push).
     """
-    bearer = principal([repository_scope(repo.full, challenge or (action,))])
+    scopes = [repository_scope(repo.full, challenge or (action,))]
+    bearer = principal(scopes)
     if not bearer.allows("repository", repo.full, action):
+        _challenge_anonymous(bearer, scopes)
         raise Denied(
             f"requested access to {repo.full} is denied: {action} is not granted",
             detail=[{"Type": "repository", "Name": repo.full, "Action": action}],
@@ -74,9 +76,18 @@ def require(repo: RepositoryName, action: str, challenge: tuple[str, ...] | None
     return bearer
 
 
+def _challenge_anonymous(bearer: Principal, scopes: list[str]) -> None:
+    """An anonymous token lacking the action gets 401 and a challenge, as Harbor answers, so the
+    client knows logging in may help; a signed-in user lacking it gets 403 DENIED."""
+    if not bearer.subject:
+        verifier: TokenVerifier = service("tokens")
+        raise Unauthorized("authentication required", headers=verifier.challenge(scopes, error="insufficient_scope"))
+
+
 def require_catalog() -> Principal:
     bearer = principal([CATALOG_SCOPE])
     if not bearer.allows("registry", "catalog", "*"):
+        _challenge_anonymous(bearer, [CATALOG_SCOPE])
         raise Denied("the catalog needs registry:catalog:*", detail=[{"Type": "registry", "Name": "catalog", "Action": "*"}])
     return bearer
 
@@ -91,4 +102,5 @@ def client_ip() -> str:
 
 
 def actor(bearer: Principal) -> Actor:
-    return Actor(bearer.subject, client_ip())
+    # Anonymous tokens have an empty subject; Harbor's audit log and events call them "anonymous".
+    return Actor(bearer.subject or "anonymous", client_ip())

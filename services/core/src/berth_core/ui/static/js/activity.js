@@ -80,8 +80,9 @@ async function dailyCounts(path, days) {
   return first.total <= PAGE * MAX_LOCAL_PAGES ? countLocally(path, days, q, first) : countOnServer(path, days);
 }
 
-/** A card with the push/pull chart and a 7/14/30-day switch. path: an audit-log list. */
-export function activityCard(path = "/audit-logs") {
+/** A card with the push/pull chart and a 7/14/30-day switch. path: an audit-log list; hint:
+ * a line under the chart (e.g. what the counts cover). */
+export function activityCard(path = "/audit-logs", hint = null) {
   const body = h("div", { class: "chart-slot" }, loading());
   let range = 14;
   const switcher = h(
@@ -120,7 +121,7 @@ export function activityCard(path = "/audit-logs") {
     }
   }
   draw(range);
-  return card({ title: t("activity.title"), actions: [switcher] }, body);
+  return card({ title: t("activity.title"), actions: [switcher] }, body, hint && h("p", { class: "muted small" }, hint));
 }
 
 const OPERATIONS = ["create", "update", "delete", "push", "pull", "login", "logout"];
@@ -164,7 +165,7 @@ export function auditTable(path) {
     empty: t("audit.none"),
     load: ({ page, pageSize, sort }) => api.list(path, { page, page_size: pageSize, sort, q: query }),
     columns: [
-      { key: "op_time", label: t("audit.time"), sort: "op_time", render: (e) => dateTime(e.op_time) },
+      { key: "op_time", label: t("audit.time"), sort: "op_time", className: "nowrap", render: (e) => dateTime(e.op_time) },
       { key: "username", label: t("audit.username"), sort: "username", render: (e) => h("span", { class: "strong" }, e.username) },
       { key: "operation", label: t("audit.operation"), sort: "operation", render: (e) => operationBadge(e.operation) },
       { key: "resource_type", label: t("audit.resourceType"), sort: "resource_type", render: (e) => e.resource_type },

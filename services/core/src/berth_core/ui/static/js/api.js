@@ -40,6 +40,12 @@ function csrfToken() {
   return readCookie(CSRF_COOKIE) || csrfFromHeader;
 }
 
+/** Whether this browser may hold a session: sign-in sets the readable CSRF cookie next to the
+ * (HttpOnly) session cookie, so without it there is no session worth asking about. */
+export function mayHaveSession() {
+  return readCookie(CSRF_COOKIE) !== null;
+}
+
 function buildUrl(path, query) {
   const url = new URL(path.startsWith("/c/") || path.startsWith("/api/") ? path : API + path, window.location.origin);
   for (const [key, value] of Object.entries(query || {})) {

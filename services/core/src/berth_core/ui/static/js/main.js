@@ -2,7 +2,7 @@
 
 import { onUnauthorized } from "./api.js";
 import { openChangePassword, openProfile } from "./account.js";
-import { alertBox, toast } from "./components.js";
+import { alertBox } from "./components.js";
 import { h, mount } from "./dom.js";
 import { initLanguage, setLanguage, t } from "./i18n.js";
 import { appLayout, authLayout } from "./layout.js";
@@ -133,7 +133,7 @@ onUnauthorized(async () => {
   expiring = true;
   const target = signInUrl();
   session.user = null;
-  toast(t("session.expired"), "error");
+  session.expired = true; // the sign-in page says why the user is back there
   await initLanguage(null);
   await navigate(target, { replace: true });
   expiring = false;

@@ -9,22 +9,29 @@ import * as api from "./api.js";
 export const session = {
   user: null, // /users/current, or null when signed out
   info: {}, // /systeminfo (auth_mode, self_registration, project_creation_restriction, ...)
+  expired: false, // the last session ended while in use (shown on the sign-in page)
 };
 
 const PERMISSION_TTL_MS = 15000;
 const permissionCache = new Map();
 
+async function currentUser() {
+  if (!api.mayHaveSession()) return null;
+  try {
+    return await api.get("/users/current", null, { allow401: true });
+  } catch (error) {
+    // 401: no (or an ended) session; 412: a robot, which has no profile and no UI.
+    if (error.status === 401 || error.status === 403 || error.status === 412) return null;
+    throw error;
+  }
+}
+
 /** Read the current user and the system info; an anonymous visitor gets user = null. */
 export async function loadSession() {
-  const [info, user] = await Promise.all([
-    api.get("/systeminfo", null, { allow401: true }).catch(() => ({})),
-    api.get("/users/current", null, { allow401: true }).catch((error) => {
-      if (error.status === 401 || error.status === 403 || error.status === 412) return null;
-      throw error;
-    }),
-  ]);
+  const [info, user] = await Promise.all([api.get("/systeminfo", null, { allow401: true }).catch(() => ({})), currentUser()]);
   session.info = info || {};
   session.user = user;
+  if (user) session.expired = false;
   permissionCache.clear();
   return user;
 }
@@ -38,6 +45,7 @@ export async function signIn(principal, password) {
 export async function signOut() {
   await api.request("GET", "/c/log_out", { allow401: true }).catch(() => null);
   session.user = null;
+  session.expired = false;
   permissionCache.clear();
 }
 

@@ -8,6 +8,9 @@ import { dateTime } from "../format.js";
 import { t } from "../i18n.js";
 import { dataTable } from "../table.js";
 
+// The audit-log operations a purge can remove, as Harbor's purge dialog offers them.
+const PURGE_OPERATIONS = ["create", "delete", "pull"];
+
 function statusBadge(status) {
   const kind = { Success: "success", Error: "danger", Stopped: "neutral", Running: "info", Pending: "info" }[status] || "neutral";
   return badge(status || "—", kind);
@@ -49,7 +52,7 @@ function jobCard({ title, base, runFields, toParameters }) {
       { key: "job_status", label: t("common.status"), render: (job) => statusBadge(job.job_status) },
       { key: "job_parameters", label: t("cleanup.parameters"), render: (job) => h("span", { class: "mono small break" }, job.job_parameters || "—") },
       { key: "creation_time", label: t("common.created"), sort: "creation_time", render: (job) => dateTime(job.creation_time) },
-      { key: "update_time", label: t("common.updated"), sort: "update_time", render: (job) => dateTime(job.update_time) },
+      { key: "update_time", label: t("common.updated"), render: (job) => dateTime(job.update_time) },
       { key: "log", label: t("cleanup.log"), render: (job) => button({ small: true, kind: "ghost", label: t("cleanup.viewLog"), onClick: () => showLog(`${base}/${job.id}/log`, `${title} #${job.id}`) }) },
     ],
   });
@@ -94,10 +97,22 @@ export async function render(root, ctx) {
       title: t("cleanup.purge"),
       base: "/system/purgeaudit",
       runFields: () => [
-        { name: "audit_retention_hour", label: t("cleanup.retentionHours"), type: "number", value: "720", required: true, validate: (v) => (Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 240000 ? null : t("validation.range", { min: 1, max: 240000 })) },
+        { name: "audit_retention_hour", label: t("cleanup.retentionHours"), type: "number", value: "720", required: true, validate: (v) => (Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 876000 ? null : t("validation.range", { min: 1, max: 876000 })) },
+        // Harbor purges only the operations it is told to; nothing when none is chosen.
+        ...PURGE_OPERATIONS.map((op, i) => ({
+          name: `purge_${op}`,
+          label: t("cleanup.purgeOperation", { operation: t(`operation.${op}`) }),
+          type: "checkbox",
+          value: true,
+          validate: i === PURGE_OPERATIONS.length - 1 ? (_, values) => (PURGE_OPERATIONS.some((o) => values[`purge_${o}`]) ? null : t("cleanup.operationRequired")) : null,
+        })),
         { name: "dry_run", label: t("cleanup.dryRun"), type: "checkbox", value: false },
       ],
-      toParameters: (v) => ({ audit_retention_hour: Number(v.audit_retention_hour), dry_run: v.dry_run }),
+      toParameters: (v) => ({
+        audit_retention_hour: Number(v.audit_retention_hour),
+        include_operations: PURGE_OPERATIONS.filter((op) => v[`purge_${op}`]).join(","),
+        dry_run: v.dry_run,
+      }),
     }),
   );
 }

@@ -13,12 +13,14 @@ import { dataTable, localSource } from "../table.js";
 const MEMBER_PROJECTS_SHOWN = 50;
 
 function counts(stats) {
-  const repos = (stats.private_repo_count || 0) + (stats.public_repo_count || 0);
+  // Harbor fills the total_* counts for administrators only; others see what they may read.
+  const projects = isAdmin() ? stats.total_project_count : (stats.private_project_count || 0) + (stats.public_project_count || 0);
+  const repos = isAdmin() ? stats.total_repo_count : (stats.private_repo_count || 0) + (stats.public_repo_count || 0);
   return h(
     "div",
     { class: "stats" },
-    statCard({ label: t("stats.projects"), value: number(stats.total_project_count ?? (stats.private_project_count || 0) + (stats.public_project_count || 0)), iconName: "projects", hint: t("stats.publicPrivate", { public: number(stats.public_project_count), private: number(stats.private_project_count) }) }),
-    statCard({ label: t("stats.repositories"), value: number(stats.total_repo_count ?? repos), iconName: "repository" }),
+    statCard({ label: t("stats.projects"), value: number(projects), iconName: "projects", hint: t("stats.publicPrivate", { public: number(stats.public_project_count), private: number(stats.private_project_count) }) }),
+    statCard({ label: t("stats.repositories"), value: number(repos), iconName: "repository" }),
     isAdmin() && statCard({ label: t("stats.storage"), value: bytes(stats.total_storage_consumption), iconName: "server" }),
   );
 }
@@ -59,7 +61,7 @@ export async function render(root, ctx) {
     root,
     pageHeader({ title: t("nav.dashboard"), subtitle: t("dashboard.subtitle") }),
     statsSlot,
-    h("div", { class: "grid two dashboard-grid" }, card({ title: t("quota.perProject") }, quotaTable().el), activityCard("/audit-logs")),
+    h("div", { class: "grid two dashboard-grid" }, card({ title: t("quota.perProject") }, quotaTable().el), activityCard("/audit-logs", isAdmin() ? null : t("activity.scopeHint"))),
   );
   const stats = await api.get("/statistics").catch(() => null);
   if (stats && ctx.isCurrent()) mount(statsSlot, counts(stats));

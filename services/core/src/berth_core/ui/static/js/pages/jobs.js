@@ -104,8 +104,8 @@ export async function render(root, ctx) {
   mount(
     root,
     pageHeader({ title: t("nav.jobs"), subtitle: t("jobs.subtitle"), actions: [button({ label: t("common.refresh"), iconName: "refresh", onClick: () => [pools, workers, queues, schedules].forEach((s) => s.table.reload()) })] }),
-    h("div", { class: "grid two" }, pools.el, queues.el),
+    pools.el,
+    h("div", { class: "grid two" }, queues.el, schedules.el),
     workers.el,
-    schedules.el,
   );
 }

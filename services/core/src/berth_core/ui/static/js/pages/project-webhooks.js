@@ -44,7 +44,9 @@ async function openPolicyForm(base, project, existing = null) {
       { name: "description", label: t("common.description"), type: "textarea", value: existing?.description || "" },
       { name: "type", label: t("webhook.notifyType"), type: "select", value: target.type || "http", options: [{ value: "http", label: "HTTP" }, { value: "slack", label: "Slack" }] },
       { name: "address", label: t("webhook.endpoint"), required: true, value: target.address || "", placeholder: "https://hooks.example.com/berth", validate: (v) => (/^https?:\/\/\S+$/.test(v) ? null : t("validation.url")), serverMatch: ["address", "endpoint", "url"] },
-      { name: "auth_header", label: t("webhook.authHeader"), value: target.auth_header || "", hint: t("webhook.authHeaderHint") },
+      // Write-only on the server: never read back, so an edit leaves it empty to keep it.
+      { name: "auth_header", label: t("webhook.authHeader"), type: "password", trim: false, autocomplete: "off", hint: existing ? t("webhook.keepHint") : t("webhook.authHeaderHint"), validate: (v) => (v.length > 4096 ? t("validation.tooLong", { max: 4096 }) : null) },
+      { name: "secret", label: t("webhook.secret"), type: "password", trim: false, autocomplete: "new-password", hint: existing ? t("webhook.keepHint") : t("webhook.secretHint"), validate: (v) => (v.length >= 16 && v.length <= 256 ? null : t("webhook.secretRule")), serverMatch: ["secret"] },
       { name: "payload_format", label: t("webhook.payloadFormat"), type: "select", value: target.payload_format || "Default", options: [{ value: "Default", label: "Default" }, { value: "CloudEvents", label: "CloudEvents" }] },
       { name: "skip_cert_verify", label: t("webhook.skipCertVerify"), type: "checkbox", value: Boolean(target.skip_cert_verify) },
       { name: "enabled", label: t("webhook.enabled"), type: "checkbox", value: existing ? existing.enabled : true },
@@ -54,13 +56,10 @@ async function openPolicyForm(base, project, existing = null) {
       eventsError.hidden = eventTypes.length > 0;
       eventsError.textContent = eventTypes.length > 0 ? "" : t("webhook.eventRequired");
       if (eventTypes.length === 0) return STAY_OPEN;
-      const body = {
-        name: values.name,
-        description: values.description,
-        enabled: values.enabled,
-        event_types: eventTypes,
-        targets: [{ type: values.type, address: values.address, auth_header: values.auth_header, skip_cert_verify: values.skip_cert_verify, payload_format: values.payload_format }],
-      };
+      const targetBody = { type: values.type, address: values.address, skip_cert_verify: values.skip_cert_verify, payload_format: values.payload_format };
+      if (values.auth_header) targetBody.auth_header = values.auth_header;
+      const body = { name: values.name, description: values.description, enabled: values.enabled, event_types: eventTypes, targets: [targetBody] };
+      if (values.secret) body.secret = values.secret;
       if (existing) await api.put(`${base}/${existing.id}`, { ...body, id: existing.id });
       else await api.post(base, body);
       toast(existing ? t("webhook.saved", { name: values.name }) : t("webhook.created", { name: values.name }));

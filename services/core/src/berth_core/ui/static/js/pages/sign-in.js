@@ -1,7 +1,7 @@
 // Sign in with a local or LDAP account (Harbor's POST /c/login form).
 
 import { ApiError } from "../api.js";
-import { createForm } from "../components.js";
+import { alertBox, createForm } from "../components.js";
 import { h, mount } from "../dom.js";
 import { initLanguage, t } from "../i18n.js";
 import { navigate } from "../router.js";
@@ -44,6 +44,7 @@ export async function render(root, ctx) {
       { class: "auth-card" },
       h("h1", null, t("signIn.title")),
       h("p", { class: "auth-subtitle" }, t("signIn.subtitle")),
+      session.expired && alertBox(t("session.expired"), "info"),
       form.el,
       selfRegistration && h("p", { class: "auth-alt" }, t("signIn.noAccount"), " ", h("a", { href: "/account/sign-up" }, t("signIn.signUp"))),
     ),
