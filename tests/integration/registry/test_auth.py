@@ -130,3 +130,16 @@ def test_token_source_answers_challenges(registry):
     client = OCIClient(FlaskTransport(registry.app.test_client()), token_source=token_source)
     client.push_blob(repo, b"via challenge")
     assert scopes[0] == f"repository:{repo}:pull,push"
+
+
+def test_anonymous_token_without_the_action_is_challenged_not_denied(registry):
+    """Harbor's answer to an anonymous pull of a private repository: 401, so clients log in."""
+    repo = registry.repo()
+    registry.client(repo).push_image(repo, "v1", [b"private"])
+    anonymous = OCIClient(FlaskTransport(registry.app.test_client()), token=registry.keys.mint([], sub=""))
+    reply = anonymous.get_manifest(repo, "v1")
+    header = challenge(reply)
+    assert 'error="insufficient_scope"' in header and f'scope="repository:{repo}:pull"' in header
+    assert challenge(anonymous.catalog()).count("registry:catalog:*") == 1
+    # A signed-in user without the grant is refused outright.
+    assert registry.client(registry.repo()).get_manifest(repo, "v1").error_codes == ["DENIED"]
