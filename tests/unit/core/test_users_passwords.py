@@ -69,3 +69,33 @@ def test_emails() -> None:
     for bad in ("ab.io", "a@b", "a b@c.io", "a@@b.io"):
         with pytest.raises(APIError):
             check_email(bad)
+
+
+def test_successful_verifications_are_remembered_but_never_failures(monkeypatch) -> None:
+    hasher = Hasher(_settings())
+    stored = hasher.hash("Secret123")
+    slow_calls = []
+    real = hasher._verify_slowly
+    monkeypatch.setattr(hasher, "_verify_slowly", lambda h, p: slow_calls.append(p) or real(h, p))
+
+    assert hasher.verify(stored, "Secret123") and hasher.verify(stored, "Secret123")
+    assert slow_calls == ["Secret123"]  # the second check came from the cache
+    assert not hasher.verify(stored, "Wrong1234") and not hasher.verify(stored, "Wrong1234")
+    assert slow_calls.count("Wrong1234") == 2  # failures always pay the full price
+    # A new hash (password changed) misses the cache, and the old password no longer verifies.
+    changed = hasher.hash("Other1234")
+    assert not hasher.verify(changed, "Secret123")
+    assert slow_calls.count("Secret123") == 2
+    # Nothing in the cache is the password or derivable from it without the process key.
+    assert all(b"Secret123" not in key for key in hasher._verified)
+
+
+def test_verified_cache_is_bounded(monkeypatch) -> None:
+    import berth_core.services.passwords as passwords
+
+    monkeypatch.setattr(passwords, "VERIFIED_MAX_ENTRIES", 3)
+    hasher = Hasher(_settings())
+    stored = [hasher.hash(f"Secret12{i}") for i in range(5)]
+    for i, value in enumerate(stored):
+        assert hasher.verify(value, f"Secret12{i}")
+    assert len(hasher._verified) == 3

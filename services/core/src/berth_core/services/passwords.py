@@ -2,13 +2,24 @@
 
 Hashes are self-describing argon2 strings, so changing the cost settings affects new hashes only
 and old ones keep verifying (and are upgraded at the next successful login).
+
+Registry clients send Basic credentials on every token request and scripts on every API call,
+and one argon2 verification costs ~50 ms of CPU and 64 MiB. Successful verifications are
+therefore remembered for a few minutes, keyed by an HMAC (with a per-process random key) of the
+stored hash and the password: no password is kept, a changed password or hash misses the cache,
+and failures are never cached, so guessing stays exactly as slow as before.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import hmac
 import re
 import secrets
 import string
+import threading
+import time
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +30,8 @@ from berth_core.settings import CoreSettings
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128  # Harbor's limit; also bounds the work an attacker can ask the KDF to do
+VERIFIED_TTL_SECONDS = 300.0
+VERIFIED_MAX_ENTRIES = 4096
 
 
 class Hasher:
@@ -34,13 +47,37 @@ class Hasher:
         # Verifying against this when an account does not exist keeps the timing the same, so
         # response times do not reveal which usernames exist.
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        self._cache_key = secrets.token_bytes(32)
+        self._verified: collections.OrderedDict[bytes, float] = collections.OrderedDict()
+        self._lock = threading.Lock()
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        if password_hash is None:
+            self._verify_slowly(self._dummy, password)  # same cost whether or not the account exists
+            return False
+        key = hmac.new(
+            self._cache_key, password_hash.encode() + b"\0" + password.encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).digest()
+        now = time.monotonic()
+        with self._lock:
+            expires = self._verified.get(key)
+            if expires is not None and expires > now:
+                return True
+        if not self._verify_slowly(password_hash, password):
+            return False
+        with self._lock:
+            self._verified[key] = now + VERIFIED_TTL_SECONDS
+            self._verified.move_to_end(key)
+            while len(self._verified) > VERIFIED_MAX_ENTRIES:
+                self._verified.popitem(last=False)
+        return True
+
+    def _verify_slowly(self, password_hash: str, password: str) -> bool:
         try:
-            return self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+            return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
