@@ -63,6 +63,30 @@ class Stack:
         result = self.berthctl("down")
         if result.returncode != 0:
             raise RuntimeError(f"berthctl down failed:\n{result.stdout}\n{result.stderr}")
+        self.delete_queues()
+
+    def delete_queues(self) -> None:
+        """Remove this stack's queues and exchange from the shared broker (delay queues expire)."""
+        import pika
+
+        from berth_jobservice.jobs import default_registry
+        from berth_jobservice.runtime.amqp import Topology
+        from berth_jobservice.settings import JobserviceSettings
+
+        config = yaml.safe_load(self.config_path.read_text())["rabbitmq"]
+        topology = Topology(config["prefix"])
+        job_types = default_registry(JobserviceSettings.from_env({}, database_url="-", rabbitmq_url="-")).names()
+        connection = pika.BlockingConnection(pika.URLParameters(config["url"]))
+        try:
+            channel = connection.channel()
+            for job_type in job_types:
+                channel.queue_delete(topology.work_queue(job_type))
+                channel.queue_delete(topology.dead_queue(job_type))
+            channel.queue_delete(topology.webhook_events_queue)
+            channel.queue_delete(topology.webhook_events_dead_queue)
+            channel.exchange_delete(topology.events_exchange)
+        finally:
+            connection.close()
 
     def state(self) -> dict:
         return {p["name"]: p for p in json.loads((self.data / "run" / "state.json").read_text())["programs"]}
@@ -89,7 +113,8 @@ def make_stack(directory: Path, database_url: str, rabbitmq_url: str, **override
             "http": {"bind": "127.0.0.1", "port": ports["http"]},
             "harbor_admin_password": ADMIN_PASSWORD,
             "database": {"url": database_url, "max_open_conns": 8},
-            "rabbitmq": {"url": rabbitmq_url},
+            # Its own queue names: other stacks and test sessions may share the broker.
+            "rabbitmq": {"url": rabbitmq_url, "prefix": f"e2e{uuid.uuid4().hex[:8]}"},
             "data_volume": str(directory / "data"),
             "log": {"level": "info", "local": {"rotate_size": "10M", "rotate_count": 3}, "collector_port": ports["log"]},
             "internal": {"bind": "127.0.0.1", "core_port": ports["core"], "registry_port": ports["registry"],

@@ -51,6 +51,7 @@ class Config:
     database_url: str
     database_max_conns: int
     rabbitmq_url: str
+    amqp_prefix: str
     data_volume: Path
     storage_type: str
     filesystem_root: Path
@@ -235,6 +236,8 @@ def parse(data: dict, path: Path) -> Config:
         root_directory=r.str("storage_service.s3.rootdirectory").strip("/"),
         chunk_size=r.size("storage_service.s3.chunksize", "10M"),
     )
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", r.str("rabbitmq.prefix", "berth")):
+        raise ConfigError("rabbitmq.prefix: expected 1-64 letters, digits, '_' or '-'")
     if storage_type == "s3":
         if not s3.bucket:
             raise ConfigError("storage_service.s3.bucket: required when storage_service.type is s3")
@@ -255,6 +258,7 @@ def parse(data: dict, path: Path) -> Config:
         database_url=r.url("database.url", ("postgresql", "postgres")),
         database_max_conns=r.int("database.max_open_conns", 8, 1, 500),
         rabbitmq_url=r.url("rabbitmq.url", ("amqp", "amqps")),
+        amqp_prefix=r.str("rabbitmq.prefix", "berth"),
         data_volume=data_volume,
         storage_type=storage_type,
         filesystem_root=resolve(r.str("storage_service.filesystem.rootdirectory"), data_volume / "registry"),

@@ -223,6 +223,7 @@ def service_environments(config: Config, addr: Addresses, database_url: str, rab
         "CORE_DATABASE_URL": database_url,
         "CORE_DB_POOL_SIZE": str(config.database_max_conns),
         "CORE_RABBITMQ_URL": rabbitmq_url,
+        "CORE_AMQP_PREFIX": config.amqp_prefix,
         "CORE_REGISTRY_URL": addr.registry_url,
         "CORE_EXTERNAL_URL": config.external_url,
         "CORE_BIND": addr.core_bind,
@@ -243,6 +244,7 @@ def service_environments(config: Config, addr: Addresses, database_url: str, rab
     jobservice = {
         "JOBSERVICE_DATABASE_URL": database_url,
         "JOBSERVICE_RABBITMQ_URL": rabbitmq_url,
+        "JOBSERVICE_AMQP_PREFIX": config.amqp_prefix,
         "JOBSERVICE_WORKERS": str(config.max_job_workers),
         "JOBSERVICE_REGISTRY_URL": addr.registry_url,
         "JOBSERVICE_CORE_URL": addr.core_url,

@@ -122,16 +122,22 @@ def test_python_dockerfiles_install_only_their_own_packages_and_drop_root(name):
 
 
 def berth_dependencies(name: str) -> set[str]:
-    """Folders of the berth-* packages a service's pyproject.toml depends on."""
+    """Folders of the berth-* packages a service depends on, directly or through another
+    berth-* package (core needs jobservice, which needs registry)."""
     import tomllib
 
-    project = tomllib.loads((ROOT / "services" / name / "pyproject.toml").read_text())["project"]
     folders = {"berth-migrations": "db-migrations"}
-    out = set()
-    for requirement in project["dependencies"]:
-        package = requirement.split(">")[0].split("=")[0].split("[")[0].strip()
-        if package.startswith("berth-"):
-            out.add("services/" + folders.get(package, package.removeprefix("berth-")))
+    out: set[str] = set()
+    pending = [name]
+    while pending:
+        project = tomllib.loads((ROOT / "services" / pending.pop() / "pyproject.toml").read_text())["project"]
+        for requirement in project["dependencies"]:
+            package = requirement.split(">")[0].split("=")[0].split("[")[0].strip()
+            if package.startswith("berth-"):
+                folder = folders.get(package, package.removeprefix("berth-"))
+                if "services/" + folder not in out:
+                    out.add("services/" + folder)
+                    pending.append(folder)
     return out
 
 

@@ -176,7 +176,8 @@ def _matches(policy: WebhookPolicy, params: ListParams) -> bool:
 
 
 def _check_text(value: str, key: str) -> str:
-    # Addresses and header values go into an HTTP request line or header: no controls or spaces.
+    # An address ends up in an HTTP request line: no spaces or control characters (urlsplit
+    # silently drops some of them, so the jobservice's URL check alone would let them through).
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
         raise APIError(errors.BAD_REQUEST, f"{key} must not contain spaces or control characters")
     return value

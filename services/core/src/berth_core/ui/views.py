@@ -38,8 +38,6 @@ SIGN_IN_PATH = "/account/sign-in"
 HOME_PATH = "/harbor/projects"
 # Versioned assets never change under the same URL, so browsers may keep them for a year.
 _ASSET_CACHE = "public, max-age=31536000, immutable"
-
-
 # The UI marks its API calls with this header (the convention of browser scripts).
 UI_CALL_HEADER = "X-Requested-With"
 UI_CALL_VALUE = "XMLHttpRequest"

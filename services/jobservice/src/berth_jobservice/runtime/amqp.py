@@ -43,6 +43,9 @@ class PublishError(RuntimeError):
     """A message could not be published with a confirm (broker down, nack, unroutable)."""
 
 
+DELAY_QUEUE_GRACE_MS = 10 * 60 * 1000
+
+
 @dataclasses.dataclass(frozen=True)
 class Topology:
     """Queue and exchange names for one prefix."""
@@ -87,6 +90,10 @@ class Topology:
             durable=True,
             arguments={
                 "x-message-ttl": delay_ms,
+                # Delay queues are named by their delay, so many can appear; one that nobody has
+                # declared for a while (every publish declares it) goes away by itself, and only
+                # well after its last message has been dead-lettered back to the work queue.
+                "x-expires": 2 * delay_ms + DELAY_QUEUE_GRACE_MS,
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": self.work_queue(job_type),
             },
