@@ -88,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--update-readme", action="store_true", help="rewrite the marked bench section of README.md")
     p.add_argument("--readme", type=Path, default=ROOT / "README.md", help=argparse.SUPPRESS)
     p.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results", help="where the JSON file goes")
-    p.add_argument("--workdir", type=Path, help="scratch folder for images and servers (default: a new temporary one)")
+    p.add_argument("--workdir", type=Path, help="scratch folder, left in place (default: a temporary one, removed afterwards)")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, storage) after the run")
     p.add_argument("--profile", action="store_true", help="record Berth's registry and core with py-spy during every scenario")
     return p

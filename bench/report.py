@@ -79,13 +79,14 @@ def readme_section(rows: Sequence[Row], document: dict[str, Any]) -> str:
     notes = document.get("notes", [])
     lines = [
         f"Latest `make bench` ({document['started_at'][:10]}, median of {options['runs']} run(s)"
-        f"{', quick sizes' if options['quick'] else ''}; ratio = Berth ÷ distribution):",
+        f"{', quick sizes' if options['quick'] else ''}; ratio = Berth ÷ distribution, so for ms, MiB and s/GiB lower is better):",
         "",
         markdown_table(rows),
         "",
         f"Machine: {machine_line(document['machine'])}.",
     ]
-    lines += [f"Note: {note}" for note in notes]
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines)
 
 

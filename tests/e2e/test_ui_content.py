@@ -1,7 +1,8 @@
 """Browsing and changing content in the UI: a multi-platform index pushed with skopeo shows its
-platforms and children, tags are added and deleted from the artifact page (with the tag form
-refusing bad names), and an artifact is deleted after confirmation. Every change is checked
-through the REST API.
+platforms and children, its pull command is copied to the clipboard, tags are added and deleted
+from the artifact page (the tag form refusing bad names), the artifact is deleted after
+confirmation, a project still holding a repository refuses deletion with the server's reason,
+and the repository and then the project are deleted. Every change is checked through the API.
 """
 
 from __future__ import annotations
@@ -101,4 +102,25 @@ def test_index_platforms_tags_and_delete(stack: Stack, chromium, tmp_path: Path)
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
         expect(row).to_have_count(0)
         assert admin.get(f"{base}/{image.digest}").status_code == 404
+
+        # A project that still holds a repository cannot be deleted: the server's reason shows.
+        ui.goto("/harbor/projects")
+        page.get_by_role("searchbox", name="Filter by name").fill(name)
+        page.get_by_role("button", name=f"Delete project {name}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        expect(page.locator(".toast-error")).to_be_visible()
+        assert admin.get(f"/projects/{name}").status_code == 200
+
+        # Delete the repository, then the project.
+        ui.goto(f"/harbor/projects/{project['project_id']}/repositories")
+        page.get_by_role("button", name=f"Delete repository {name}/{REPO}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        expect(page.get_by_role("link", name=f"{name}/{REPO}")).to_have_count(0)
+        assert admin.json(f"/projects/{name}/repositories") == []
+        ui.goto("/harbor/projects")
+        page.get_by_role("searchbox", name="Filter by name").fill(name)
+        page.get_by_role("button", name=f"Delete project {name}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+        assert admin.get(f"/projects/{name}").status_code == 404
         ui.assert_clean()

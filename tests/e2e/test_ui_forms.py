@@ -4,8 +4,10 @@ Each test drives real headless Chromium against the running stack, types what pe
 (invalid names, weak passwords, duplicates, unknown users, impossible numbers) and then asks the
 REST API that nothing changed. Client-side checks catch most mistakes before a request is sent;
 the duplicate and unknown-user cases go to the server and show its 4xx message at the field.
-The module also covers two behaviours of the frame: a session that ends while a page is open
-leads back to sign-in and then to the same page, and the language choice is remembered per user.
+Where a form's good path is not covered by the walkthrough it is driven too (member roles, admin
+flag, password reset, robot secret and disable, sign-up). The module also covers two behaviours
+of the frame: a session that ends while a page is open leads back to sign-in and then to the
+same page, and the language choice is remembered per user.
 """
 
 from __future__ import annotations
@@ -126,20 +128,76 @@ def test_new_user_form(stack: Stack, chromium, admin: Api):  # noqa: F811
     assert admin.get("/users", page_size=1).headers["X-Total-Count"] == before
 
 
-def test_add_member_form_rejects_unknown_user(stack: Stack, chromium, admin: Api, project: dict):  # noqa: F811
-    before = admin.json(f"/projects/{project['project_id']}/members")
+def test_user_administration(stack: Stack, chromium, admin: Api):  # noqa: F811
+    username = unique("uiadmin")
+    admin.post("/users", {"username": username, "password": "Passw0rdOne", "email": f"{username}@example.com", "realname": "Managed"})
+    [user] = admin.json("/users", q=f"username={username}")
+    with open_page(chromium, stack.url) as ui:
+        ui.sign_in("admin", ADMIN_PASSWORD)
+        ui.goto("/harbor/users")
+        page = ui.page
+        page.get_by_role("searchbox", name="Filter by user name").fill(username)
+        row = page.get_by_role("row").filter(has_text=username)
+        expect(row).to_have_count(1)
+
+        row.get_by_role("button", name="Make administrator").click()
+        expect(row.get_by_role("button", name="Revoke administrator")).to_be_visible()
+        assert admin.json(f"/users/{user['user_id']}")["sysadmin_flag"] is True
+        row.get_by_role("button", name="Revoke administrator").click()
+        expect(row.get_by_role("button", name="Make administrator")).to_be_visible()
+        assert admin.json(f"/users/{user['user_id']}")["sysadmin_flag"] is False
+
+        row.get_by_role("button", name=f"Reset password of {username}").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label("New password").fill("nodigits")
+        dialog.get_by_label("Confirm password").fill("nodigits")
+        dialog.get_by_role("button", name="Save").click()
+        expect(ui.field_error("New password")).to_contain_text("upper-case letter")
+        dialog.get_by_label("New password").fill("Passw0rdTwo")
+        dialog.get_by_label("Confirm password").fill("Passw0rdTwo")
+        dialog.get_by_role("button", name="Save").click()
+        expect(dialog).to_be_hidden()
+        Api(stack.url, username, "Passw0rdTwo")  # the new password works
+
+        row.get_by_role("button", name=f"Delete user {username}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        expect(row).to_have_count(0)
+        ui.assert_clean()
+    assert admin.json("/users", q=f"username={username}") == []
+
+
+def test_members_form_and_role_changes(stack: Stack, chromium, admin: Api, project: dict, member: tuple[str, str]):  # noqa: F811
+    username, _ = member
+    members = lambda: {m["entity_name"]: m["role_id"] for m in admin.json(f"/projects/{project['project_id']}/members")}  # noqa: E731
+    before = members()
     with open_page(chromium, stack.url) as ui:
         ui.sign_in("admin", ADMIN_PASSWORD)
         ui.goto(f"/harbor/projects/{project['project_id']}/members")
-        ui.page.get_by_role("button", name="Add user").click()
-        dialog = ui.page.get_by_role("dialog")
+        page = ui.page
+        page.get_by_role("button", name="Add user").click()
+        dialog = page.get_by_role("dialog")
         dialog.get_by_role("button", name="Add", exact=True).click()
         expect(ui.field_error("User name")).to_have_text("This field is required.")
         dialog.get_by_label("User name").fill("no-such-user-anywhere")
         dialog.get_by_role("button", name="Add", exact=True).click()
         expect(ui.field_error("User name")).to_contain_text("does not exist")
+        assert members() == before
+
+        dialog.get_by_label("User name").fill(username)
+        dialog.get_by_label("Role").select_option(label="Guest")
+        dialog.get_by_role("button", name="Add", exact=True).click()
+        expect(dialog).to_be_hidden()
+        assert members()[username] == 3
+
+        page.get_by_role("combobox", name=f"Role of {username}").select_option(label="Maintainer")
+        expect(page.get_by_text(f"{username} is now Maintainer.")).to_be_visible()
+        assert members()[username] == 4
+
+        page.get_by_role("button", name=f"Remove {username}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+        expect(page.get_by_role("row").filter(has_text=username)).to_have_count(0)
         ui.assert_clean()
-    assert admin.json(f"/projects/{project['project_id']}/members") == before
+    assert members() == before
 
 
 def test_robot_form(stack: Stack, chromium, admin: Api, project: dict):  # noqa: F811
@@ -181,6 +239,14 @@ def test_robot_form(stack: Stack, chromium, admin: Api, project: dict):  # noqa:
         token = requests.get(f"{stack.url}/service/token", params={"service": service}, auth=(robot["name"], secret), timeout=30)
         assert token.status_code == 200, token.text
         expect(page.get_by_role("cell", name=robot["name"], exact=True)).to_be_visible()
+
+        # Disable it from the list: the server stores it, and its secret stops working.
+        page.get_by_role("row").filter(has_text=robot["name"]).get_by_role("button", name="Disable").click()
+        expect(page.get_by_role("row").filter(has_text=robot["name"])).to_contain_text("Disabled")
+        [robot] = admin.json("/robots", **query)
+        assert robot["disable"] is True
+        refused = requests.get(f"{stack.url}/service/token", params={"service": service}, auth=(robot["name"], secret), timeout=30)
+        assert refused.status_code == 401
         ui.assert_clean()
 
 

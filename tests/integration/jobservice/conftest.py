@@ -12,8 +12,6 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from jobservice_helpers import Broker, settings_env, wait_until
-from jobservice_probe import PROBE_TABLE, probe_jobs
 
 from berth_common.db import Database
 from berth_deploy import infra
@@ -21,6 +19,8 @@ from berth_jobservice.app import Jobservice
 from berth_jobservice.jobs import default_registry
 from berth_jobservice.settings import JobserviceSettings
 from berth_migrations.runner import migrate
+from support.jobservice.helpers import Broker, settings_env, wait_until
+from support.jobservice.probe import PROBE_TABLE, probe_jobs
 
 HERE = Path(__file__).parent
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pika
 import pytest
-from jobservice_helpers import probe_runs, wait_status, wait_until
 
 from berth_deploy import infra
 from berth_jobservice.db import outbox as outbox_db
 from berth_jobservice.db import queues as queues_db
 from berth_jobservice.runtime.amqp import Topology
 from berth_jobservice.services import jobs as job_service
+from support.jobservice.helpers import probe_runs, wait_status, wait_until
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from jobservice_helpers import probe_runs, task_log, wait_status, wait_until
 
 from berth_jobservice.client import JobClient
 from berth_jobservice.db import queues as queues_db
@@ -18,6 +17,7 @@ from berth_jobservice.db import schedules as schedules_db
 from berth_jobservice.jobs.base import JobParameterError
 from berth_registry.storage import paths
 from berth_registry.storage.factory import create as create_driver
+from support.jobservice.helpers import probe_runs, task_log, wait_status, wait_until
 
 
 def add_audit(db, operation: str, resource_type: str, hours_ago: float) -> None:

@@ -6,15 +6,14 @@ import signal
 import sys
 from pathlib import Path
 
-from jobservice_helpers import probe_runs, task, wait_status, wait_until
-from jobservice_probe import probe_jobs
-
 from berth_jobservice.db import locks as locks_db
 from berth_jobservice.db import pools as pools_db
 from berth_jobservice.jobs import default_registry
 from berth_jobservice.runtime.amqp import Publisher, Topology
 from berth_jobservice.services import jobs as job_service
 from berth_jobservice.services import schedules as schedule_service
+from support.jobservice.helpers import probe_runs, task, wait_status, wait_until
+from support.jobservice.probe import probe_jobs
 
 
 def pools(db) -> list[str]:

@@ -8,14 +8,14 @@ import time
 from collections import defaultdict
 
 import psycopg2
-from jobservice_helpers import wait_until
-from jobservice_tcp_proxy import TcpProxy
 
 from berth_jobservice.db import outbox as outbox_db
 from berth_jobservice.runtime.amqp import Publisher
 from berth_jobservice.runtime.loops import Relay
 from berth_jobservice.services import webhooks
 from berth_jobservice.services.relay import OutboxRelay
+from support.jobservice.helpers import wait_until
+from support.jobservice.tcp_proxy import TcpProxy
 
 KEYS = ("library/alpine", "library/busybox", "team/app")
 

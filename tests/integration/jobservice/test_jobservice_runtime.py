@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from jobservice_helpers import probe_runs, task, task_log, wait_status, wait_until
 
 from berth_jobservice.db import executions as executions_db
 from berth_jobservice.db import tasks as tasks_db
@@ -15,6 +14,7 @@ from berth_jobservice.runtime.amqp import job_message
 from berth_jobservice.services import jobs as job_service
 from berth_jobservice.services import tasks as task_service
 from berth_jobservice.services.sweeper import MAX_INTERRUPTIONS
+from support.jobservice.helpers import probe_runs, task, task_log, wait_status, wait_until
 
 
 def submit(service, job_type: str, **params):
@@ -271,7 +271,7 @@ def test_pool_registration_heartbeat_and_busy_workers(start_jobservice, js_db):
 
 
 def test_a_connection_lost_mid_job_is_survived_and_the_job_counts_once(start_jobservice, js_db, broker, rabbitmq_url):
-    from jobservice_tcp_proxy import TcpProxy
+    from support.jobservice.tcp_proxy import TcpProxy
 
     port = int(rabbitmq_url.rsplit(":", 1)[1].split("/")[0])
     proxy = TcpProxy("127.0.0.1", port)

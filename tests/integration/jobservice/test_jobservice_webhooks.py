@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from jobservice_helpers import task_log, wait_status, wait_until
 
 from berth_jobservice.client import JobClient
 from berth_jobservice.db import executions as executions_db
@@ -13,6 +12,7 @@ from berth_jobservice.db import outbox as outbox_db
 from berth_jobservice.db import tasks as tasks_db
 from berth_jobservice.jobs.base import JobParameterError
 from berth_jobservice.services import webhooks
+from support.jobservice.helpers import task_log, wait_status, wait_until
 from support.webhook_receiver import WebhookReceiver
 
 DIGEST = "sha256:" + "ab" * 32

@@ -66,7 +66,8 @@ def test_markdown_table_and_readme_section():
     section = readme_section(ROWS, DOCUMENT)
     assert "2026-11-27, median of 3 run(s)" in section
     assert "Machine: AMD EPYC, 2 cores; 24 GiB RAM; Linux 6.1.0; nginx 1.22.1, distribution 2.8.2." in section
-    assert "Note: distribution ran WITHOUT auth" in section
+    assert section.endswith("Notes:\n\n- distribution ran WITHOUT auth")
+    assert "lower is better" in section.splitlines()[0]
 
 
 def test_replace_section_touches_only_the_marked_part():

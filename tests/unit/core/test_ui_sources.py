@@ -45,7 +45,8 @@ def used_keys() -> set[str]:
     for group in re.findall(r'\{ resource: "([\w-]+)", actions: \[([^\]]*)\] \}', ALL_JS):
         keys.add(f"resource.{group[0]}")
         keys |= {f"action.{a}" for a in re.findall(r'"(\w+)"', group[1])}
-    for name, prefix in (("OPERATIONS", "operation"), ("RESOURCE_TYPES", "resource")):
+    lists = {"OPERATIONS": "operation", "RESOURCE_TYPES": "resource", "DEFAULT_EVENTS": "event", "PURGE_OPERATIONS": "operation"}
+    for name, prefix in lists.items():
         listed = re.search(rf"const {name} = \[([^\]]*)\]", ALL_JS).group(1)
         keys |= {f"{prefix}.{value}" for value in re.findall(r'"([\w-]+)"', listed)}
     keys |= {f"config.{name}" for name in re.findall(r'(?:item\(config, |ldap\()"(\w+)"', ALL_JS)}

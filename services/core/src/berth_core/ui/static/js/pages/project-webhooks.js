@@ -9,7 +9,13 @@ import { t } from "../i18n.js";
 import { dataTable } from "../table.js";
 
 // Harbor's user-facing webhook events, used when the server does not list them.
-const DEFAULT_EVENTS = ["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT", "QUOTA_EXCEED", "QUOTA_WARNING", "SCANNING_COMPLETED", "SCANNING_FAILED", "REPLICATION", "TAG_RETENTION"];
+const DEFAULT_EVENTS = ["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT", "QUOTA_EXCEED", "QUOTA_WARNING", "SCANNING_COMPLETED", "SCANNING_FAILED", "SCANNING_STOPPED", "REPLICATION", "TAG_RETENTION"];
+
+/** An event type in words, or as the server names it when this UI does not know it yet. */
+function eventName(type) {
+  const key = `event.${type}`;
+  return t(key) === key ? type : t(key);
+}
 
 function statusBadge(status) {
   const kind = { Success: "success", Error: "danger", Stopped: "neutral", Running: "info", Pending: "info" }[status] || "neutral";
@@ -33,7 +39,7 @@ async function openPolicyForm(base, project, existing = null) {
   const target = existing?.targets?.[0] || {};
   const boxes = events.map((event) => h("input", { type: "checkbox", value: event, checked: chosen.has(event) }));
   const eventsError = h("p", { class: "field-error", role: "alert", hidden: true });
-  const eventsField = h("fieldset", { class: "permissions" }, h("legend", null, t("webhook.events")), h("div", { class: "event-grid" }, boxes.map((box) => h("label", { class: "check" }, box, t(`event.${box.value}`) === `event.${box.value}` ? box.value : t(`event.${box.value}`)))), eventsError);
+  const eventsField = h("fieldset", { class: "permissions" }, h("legend", null, t("webhook.events")), h("div", { class: "event-grid" }, boxes.map((box) => h("label", { class: "check" }, box, eventName(box.value)))), eventsError);
   return modalForm({
     title: existing ? t("webhook.edit") : t("webhook.new"),
     submitLabel: existing ? t("common.save") : t("common.create"),
@@ -90,7 +96,7 @@ export async function render(root, { project, perms }) {
       { key: "name", label: t("webhook.name"), sort: "name", render: (p) => h("span", { class: "strong" }, p.name) },
       { key: "enabled", label: t("common.status"), render: (p) => (p.enabled ? badge(t("webhook.on"), "success") : badge(t("webhook.off"))) },
       { key: "address", label: t("webhook.endpoint"), render: (p) => h("span", { class: "mono break" }, p.targets?.[0]?.address || "—") },
-      { key: "events", label: t("webhook.events"), render: (p) => h("span", { class: "muted small" }, (p.event_types || []).join(", ")) },
+      { key: "events", label: t("webhook.events"), render: (p) => h("span", { class: "muted small" }, (p.event_types || []).map(eventName).join(", ")) },
       { key: "last", label: t("webhook.lastDelivery"), render: (p) => lastDelivery(base, p) },
       { key: "creation_time", label: t("common.created"), sort: "creation_time", render: (p) => dateTime(p.creation_time) },
       (canUpdate || canDelete) && {
