@@ -26,6 +26,10 @@ from berth_core.services.sessions import COOKIE_NAME, CSRF_HEADER, csrf_matches
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Endpoints that read credentials themselves (the token service, the login form) or need none.
 SELF_AUTHENTICATING = {
+    # The UI's shell and static assets are the same for everyone; the pages' API calls
+    # authenticate. ("ui.root" stays authenticated: it chooses between sign-in and projects.)
+    "ui.shell",
+    "ui.asset",
     "tokens.get_token",
     "tokens.post_token",
     "sessions.login",
