@@ -14,6 +14,7 @@ import tarfile
 import time
 
 import pytest
+
 from bench.auth import AuthError, Challenge, parse_challenge, token_claims
 from bench.images import CONFIG_TYPE, LAYER_TYPE, MANIFEST_TYPE, layout_image, write_image, write_random_blob
 from bench.procs import RssSampler, cpu_seconds, process_tree, rss_bytes

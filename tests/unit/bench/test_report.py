@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from bench.figures import Figure, Row, Target
 from bench.report import (
     README_END,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bench.cli import FULL
 from bench.figures import Figure, Target, figures, summarise
 from bench.stats import MIB, median, mib_per_second, percentile, ratio
