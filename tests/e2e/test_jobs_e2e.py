@@ -11,31 +11,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import requests
 
 from berth_jobservice.services import webhooks
 from support.images import write_layout
+from support.jobservice.helpers import wait_until
 from support.stack import ADMIN_PASSWORD, Stack
 from support.webhook_receiver import WebhookReceiver
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 SECRET = "e2e-webhook-signing-secret"
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
-        time.sleep(0.2)
 
 
 def api(stack: Stack, method: str, path: str, **kwargs) -> requests.Response:
@@ -95,7 +82,7 @@ def test_push_is_delivered_signed_and_visible_through_the_api(stack: Stack, tmp_
         executions = api(stack, "GET", f"{base}/policies/{policy_id}/executions", headers=by_name).json()
         return executions[0] if executions and executions[0]["status"] == "Success" else None
 
-    execution = wait_until(finished, what="webhook execution Success")
+    execution = wait_until(finished, 60.0, "webhook execution Success", interval=0.2)
     assert (execution["vendor_type"], execution["vendor_id"], execution["trigger"]) == ("WEBHOOK", policy_id, "EVENT")
     assert execution["metrics"]["success_task_count"] == 2
     tasks = api(stack, "GET", f"{base}/policies/{policy_id}/executions/{execution['id']}/tasks", headers=by_name).json()
@@ -127,7 +114,7 @@ def test_manual_purge_dry_run(stack: Stack) -> None:
         run = api(stack, "GET", f"/system/purgeaudit/{run_id}").json()
         return run if run["job_status"] in ("Success", "Error", "Stopped") else None
 
-    run = wait_until(finished, what=f"purge {run_id} finished")
+    run = wait_until(finished, 60.0, f"purge {run_id} finished", interval=0.2)
     assert (run["job_status"], run["job_kind"], run["job_name"]) == ("Success", "MANUAL", "PURGE_AUDIT_LOG")
     result = json.loads(run["job_parameters"])
     assert result["dry_run"] is True and isinstance(result["purged"], int)

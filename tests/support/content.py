@@ -21,6 +21,7 @@ from berth_core.db import projects as projects_db
 from berth_core.db import users as users_db
 from berth_core.db.content import Artifact
 from berth_core.db.projects import Project
+from support.tokens import TokenKeys
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -214,41 +215,18 @@ def count_rows(cur, table: str, where: str = "TRUE", params: dict | None = None)
 
 def core_settings(tmp_path, database_url: str, **overrides):
     """CoreSettings for an in-process core: key files under ``tmp_path``, cheap password hashing."""
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
     from berth_core.settings import CoreSettings
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "berth-token-issuer")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_path, cert_path, secret_path = tmp_path / "private_key.pem", tmp_path / "root.crt", tmp_path / "secretkey"
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keys = TokenKeys.generate(tmp_path)
+    secret_path = tmp_path / "secretkey"
     secret_path.write_bytes(os.urandom(32).hex().encode())
     values = {
         "database_url": database_url,
         "rabbitmq_url": "amqp://guest:guest@127.0.0.1:5672/",
         "registry_url": "http://127.0.0.1:9",
         "external_url": "https://berth.test",
-        "token_private_key_path": str(key_path),
-        "token_cert_path": str(cert_path),
+        "token_private_key_path": str(keys.key_path),
+        "token_cert_path": str(keys.cert_path),
         "secret_key_path": str(secret_path),
         "argon2_time_cost": 1,
         "argon2_memory_kib": 8,
@@ -257,6 +235,11 @@ def core_settings(tmp_path, database_url: str, **overrides):
         **overrides,
     }
     return CoreSettings.from_env({}, **values)
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    """The ``Authorization`` header of HTTP Basic credentials."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
 @dataclasses.dataclass
@@ -280,8 +263,7 @@ class CoreWorld:
         if who == "anonymous":
             return {}
         person = self.people[who]
-        token = base64.b64encode(f"{person.username}:{person.password}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
+        return basic(person.username, person.password)
 
     def cursor(self):
         return self.db.transaction()

@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -31,6 +30,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import ldap3
+
+from berth_deploy.infra import free_port
+from support.servers import stop_process
 
 BASE_DN = "dc=berth,dc=test"
 ROOT_DN = f"cn=admin,{BASE_DN}"
@@ -84,12 +86,6 @@ class Directory:
             "ldap_group_admin_dn": self.admin_group_dn,
             "ldap_group_membership_attribute": "memberOf",
         }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _config_ldif(workdir: Path, root_password: str) -> str:
@@ -196,7 +192,7 @@ def slapd_server() -> Iterator[Directory]:
     slapadd = shutil.which("slapadd") or "/usr/sbin/slapadd"
     slapd = shutil.which("slapd") or "/usr/sbin/slapd"
     subprocess.run([slapadd, "-n", "0", "-F", str(config_dir), "-l", str(ldif)], check=True, capture_output=True, timeout=30)
-    port = _free_port()
+    port = free_port()
     url = f"ldap://127.0.0.1:{port}"
     # -d 0: stay in the foreground (we own the process) without debug output.
     process = subprocess.Popen(
@@ -209,12 +205,7 @@ def slapd_server() -> Iterator[Directory]:
         _load_tree(url, root_password)
         yield Directory(url=url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
         if process.stderr:
             process.stderr.close()
         shutil.rmtree(workdir, ignore_errors=True)

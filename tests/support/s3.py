@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,9 @@ import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
+
+from berth_deploy.infra import free_port
+from support.servers import stop_process
 
 MOTO_CREDENTIALS = ("berth-test-access-key", "berth-test-secret-key")
 START_TIMEOUT = 30.0
@@ -97,12 +99,6 @@ class S3Bucket:
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_until_serving(server: S3Server, process: subprocess.Popen, log_path: str) -> None:
     client = server.client()
     deadline = time.monotonic() + START_TIMEOUT
@@ -122,7 +118,7 @@ def _wait_until_serving(server: S3Server, process: subprocess.Popen, log_path: s
 @contextlib.contextmanager
 def moto_server() -> Iterator[S3Server]:
     """Run moto's S3 server on 127.0.0.1 and a free port until the block ends."""
-    port = _free_port()
+    port = free_port()
     with tempfile.NamedTemporaryFile(prefix="moto-", suffix=".log", delete=False) as log:
         log_path = log.name
     with open(log_path, "wb") as log:
@@ -139,12 +135,7 @@ def moto_server() -> Iterator[S3Server]:
         _wait_until_serving(server, process, log_path)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         os.unlink(log_path)
 
 

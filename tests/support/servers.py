@@ -1,8 +1,10 @@
-"""Small real servers for tests: an HTTP upstream that echoes what it received."""
+"""Small real servers for tests: an HTTP upstream that echoes what it received, and the stop of a
+server process a test started."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,3 +58,13 @@ def echo_server(label: str) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Ask a server process to stop (SIGTERM); kill it if it has not exited within ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -53,16 +54,26 @@ def _save_infra_state(config: Config, state: dict) -> None:
     (config.data_volume / "infra.json").write_text(json.dumps(state, indent=2))
 
 
+def _running_server(
+    configured: str, private_port: int | None, default_port: int, default_url: str, accepts: Callable[[str], bool]
+) -> str | None:
+    """The URL of a server to use as it is: the configured one, else the one on its default local
+    port if it accepts us, unless an earlier `up` chose a private server (``private_port``; Berth's
+    data lives there). None: start the private server."""
+    if configured:
+        return configured
+    if private_port is None and infra.port_open("127.0.0.1", default_port) and accepts(default_url):
+        return default_url
+    return None
+
+
 def _plan_infra(config: Config) -> tuple[str, str, list[dict]]:
     """Decide where PostgreSQL and RabbitMQ come from; returns admin DB URL, AMQP URL, programs."""
     state = _infra_state(config)
     programs: list[dict] = []
     log_dir = config.log_location
-    if config.database_url:
-        admin_url = config.database_url
-    elif state.get("postgres_port") is None and infra.port_open("127.0.0.1", 5432) and infra.postgres_accepts(infra.DEFAULT_POSTGRES_URL):
-        admin_url = infra.DEFAULT_POSTGRES_URL
-    else:
+    admin_url = _running_server(config.database_url, state.get("postgres_port"), 5432, infra.DEFAULT_POSTGRES_URL, infra.postgres_accepts)
+    if admin_url is None:
         port = state.setdefault("postgres_port", infra.free_port())
         pg = infra.PrivatePostgres(config.data_volume / "postgres", port)
         pg.initialise()
@@ -71,11 +82,8 @@ def _plan_infra(config: Config) -> tuple[str, str, list[dict]]:
             {"name": "postgresql", "argv": pg.command(), "user": "postgres" if os.geteuid() == 0 else None,
              "ready": {"tcp": f"127.0.0.1:{port}"}, "stop_signal": "SIGINT", "log": str(log_dir / "postgresql.out")}
         )  # fmt: skip
-    if config.rabbitmq_url:
-        amqp_url = config.rabbitmq_url
-    elif state.get("rabbitmq_port") is None and infra.port_open("127.0.0.1", 5672) and infra.rabbitmq_accepts(infra.DEFAULT_RABBITMQ_URL):
-        amqp_url = infra.DEFAULT_RABBITMQ_URL
-    else:
+    amqp_url = _running_server(config.rabbitmq_url, state.get("rabbitmq_port"), 5672, infra.DEFAULT_RABBITMQ_URL, infra.rabbitmq_accepts)
+    if amqp_url is None:
         port = state.setdefault("rabbitmq_port", infra.free_port())
         mq = infra.PrivateRabbitMQ(config.data_volume / "rabbitmq", port)
         mq.initialise()
@@ -88,11 +96,16 @@ def _plan_infra(config: Config) -> tuple[str, str, list[dict]]:
     return admin_url, amqp_url, programs
 
 
+def _reachable(bind: str) -> str:
+    """The address this machine reaches a server bound to ``bind`` at (loopback for a wildcard bind)."""
+    return "127.0.0.1" if bind in ("0.0.0.0", "") else bind
+
+
 def _service_programs(config: Config, prepared: Prepared, admin_url: str) -> list[dict]:
     env = {name: read_env_file(path) for name, path in prepared.env_files.items()}
     out = config.log_location
-    connect = "127.0.0.1" if config.internal_bind in ("0.0.0.0", "") else config.internal_bind
-    http_host = "127.0.0.1" if config.http_bind in ("0.0.0.0", "") else config.http_bind
+    connect = _reachable(config.internal_bind)
+    http_host = _reachable(config.http_bind)
     proxy_port = config.https_port if config.https_enabled else config.http_port
     nginx_dir = config.run_dir / "nginx"
     nginx_dir.mkdir(parents=True, exist_ok=True)
@@ -189,7 +202,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
 
 def _proxy_url(config: Config) -> str:
-    host = "127.0.0.1" if config.http_bind in ("0.0.0.0", "") else config.http_bind
+    host = _reachable(config.http_bind)
     if config.https_enabled:
         return f"https://{host}:{config.https_port}"
     return f"http://{host}:{config.http_port}"

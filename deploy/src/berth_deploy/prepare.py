@@ -67,6 +67,8 @@ class Addresses:
     nginx_listen_https: str
     nginx_run_dir: str
     nginx_log_syslog: str
+    # Where nginx writes large upload bodies for the registry to link into storage; "" = off.
+    upload_spool_dir: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +98,24 @@ def local_addresses(config: Config) -> Addresses:
         nginx_listen_https=f"{config.http_bind}:{config.https_port}",
         nginx_run_dir=str(config.run_dir / "nginx"),
         nginx_log_syslog=log_address,
+        upload_spool_dir=upload_spool_dir(config),
     )
+
+
+# Inside the storage root, so that a spooled body can be hard-linked into place (same
+# filesystem); "~" keeps it out of the filesystem driver's listings and paths.
+UPLOAD_SPOOL_NAME = "~spool"
+
+
+def upload_spool_dir(config: Config) -> str:
+    """The folder nginx spools large upload bodies to, for the local target with filesystem storage.
+
+    Empty (uploads stream through) with S3, where there is no file to link, and under compose,
+    where proxy and registry run in separate containers (see compose_addresses).
+    """
+    if config.storage_type != "filesystem":
+        return ""
+    return str(config.filesystem_root / UPLOAD_SPOOL_NAME)
 
 
 # Ports and paths inside the compose network (deploy/compose.yml relies on these).
@@ -129,6 +148,9 @@ def compose_addresses(config: Config) -> Addresses:
         nginx_listen_https=str(COMPOSE_PROXY_HTTPS_PORT),
         nginx_run_dir="/tmp",
         nginx_log_syslog="",
+        # Off: the proxy container would need the storage volume mounted at the registry's path
+        # and write access to it, which deploy/compose.yml does not give it.
+        upload_spool_dir="",
     )
 
 
@@ -201,6 +223,7 @@ def service_environments(config: Config, addr: Addresses, database_url: str, rab
         "REGISTRY_STORAGE__FILESYSTEM__ROOT": addr.storage_root,
         "REGISTRY_FAST_PATH": "false" if config.redirect_disabled else "true",
         "REGISTRY_FAST_PATH_PREFIX": "/_blobstore/",
+        "REGISTRY_UPLOAD_SPOOL_DIR": addr.upload_spool_dir,
         "REGISTRY_TOKEN_CERT_PATH": str(secret / "root.crt"),
         "REGISTRY_TOKEN_REALM": f"{config.external_url}/service/token",
         "REGISTRY_LOG_LEVEL": level,

@@ -8,8 +8,6 @@ from support.content import (
     COSIGN_SIGNATURE,
     SBOM,
     CoreWorld,
-    build_app,
-    core_settings,
     count_rows,
     make_project,
     outbox_events,
@@ -18,18 +16,7 @@ from support.content import (
     push_index,
     quota_used,
     tag,
-    world_on,
 )
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url):
-    return build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url), database_url)
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
 
 
 def _url(world: CoreWorld, repo: str = "app", suffix: str = "", project=None) -> str:

@@ -6,17 +6,7 @@ from __future__ import annotations
 import pytest
 
 from berth_core.services import audit
-from support.content import CoreWorld, build_app, core_settings, count_rows, make_project, world_on
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url):
-    return build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url), database_url)
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
+from support.content import count_rows, make_project
 
 
 def _record(cur, *, when: str | None = None, **fields) -> int:

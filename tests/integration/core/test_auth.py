@@ -12,7 +12,7 @@ from berth_common.db import Database
 from berth_core.app import create_app
 from berth_core.services.passwords import Hasher
 from berth_migrations.runner import migrate
-from support.content import build_world, core_settings, count_rows, make_user, unique
+from support.content import basic, build_world, core_settings, count_rows, make_user, unique
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,6 @@ def settings(tmp_path_factory, database_url):
 @pytest.fixture
 def world(settings, db):
     return build_world(settings, db)
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
 @pytest.mark.parametrize(

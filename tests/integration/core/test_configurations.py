@@ -3,7 +3,6 @@ half-written, write-only encrypted secrets, and the auth_mode rule (only while a
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 
 import pytest
@@ -12,14 +11,9 @@ from berth_common.db import Database
 from berth_core.app import create_app
 from berth_core.db import configurations as config_db
 from berth_migrations.runner import migrate
-from support.content import build_world, core_settings, count_rows, unique
+from support.content import basic, build_world, count_rows, unique
 
 URL = "/api/v2.0/configurations"
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
 
 
 @pytest.fixture
@@ -126,7 +120,7 @@ def test_auth_mode_changes_only_while_admin_is_alone(settings, empty_database_ur
     migrate(empty_database_url, log=lambda _m: None)
     app = create_app(dataclasses.replace(settings, database_url=empty_database_url))
     client = app.test_client()
-    admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{settings.admin_initial_password}".encode()).decode()}
+    admin = basic("admin", settings.admin_initial_password)
     try:
         assert client.get(URL, headers=admin).get_json()["auth_mode"]["editable"] is True
         assert client.put(URL, json={"auth_mode": "ldap_auth"}, headers=admin).status_code == 200

@@ -6,22 +6,9 @@ answers 403 (401 for anonymous callers) and changes nothing.
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
-from support.content import ROLES, CoreWorld, build_app, core_settings, count_rows, make_project, push_accessory, push_image, world_on
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url):
-    return build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url), database_url)
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
-
+from support.content import ROLES, basic, count_rows, make_project, push_accessory, push_image
 
 ALL = set(ROLES) - {"non_member", "anonymous"}
 WRITERS = {"admin", "project_admin", "maintainer", "developer"}  # create/update
@@ -169,8 +156,7 @@ def test_robot_accounts_do_exactly_what_they_were_granted(world) -> None:
         robots_db.replace_grants(
             cur, robot_id, [Grant("project", world.private.name, world.private.project_id, res, act) for res, act in grants]
         )
-    token = base64.b64encode(f"robot${name}:Robot-secret-1".encode()).decode()
-    robot = {"Authorization": f"Basic {token}"}
+    robot = basic(f"robot${name}", "Robot-secret-1")
     base = f"/api/v2.0/projects/{world.private.name}/repositories/app/artifacts"
     assert world.client.get(base, headers=robot).status_code == 200
     assert world.client.delete(f"{base}/v1/tags/v2", headers=robot).status_code == 200

@@ -9,7 +9,6 @@ live jobservice is covered in test_jobservice_api_live.py.
 
 from __future__ import annotations
 
-import base64
 import os
 import uuid
 
@@ -21,27 +20,10 @@ from berth_jobservice.db import tasks as tasks_db
 from berth_jobservice.jobs import default_registry
 from berth_jobservice.services import jobs as job_service
 from berth_jobservice.settings import JobserviceSettings
-from support.content import ROLES, CoreWorld, build_app, core_settings, count_rows, world_on
+from support.content import ROLES, CoreWorld, basic, count_rows
 
 API = "/api/v2.0/jobservice"
 REGISTRY = default_registry(JobserviceSettings(database_url="", rabbitmq_url=""))
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url, rabbitmq_url):
-    # A queue prefix of this module alone (nothing here publishes, but nothing may reach a
-    # running stack's queues either).
-    settings = core_settings(
-        tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url, amqp_prefix=f"coretest{uuid.uuid4().hex[:10]}"
-    )
-    app, routed = build_app(settings, database_url)
-    yield app, routed
-    app.extensions["berth.jobs"].close()
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
 
 
 def pending(world: CoreWorld, job_type: str, parameters: dict, count: int = 1):
@@ -222,7 +204,7 @@ def system_robot(world: CoreWorld, name: str, *actions: str) -> dict[str, str]:
     response = world.client.post("/api/v2.0/robots", json=body, headers=world.headers("admin"))
     assert response.status_code == 201, response.get_data(as_text=True)
     robot = response.get_json()
-    return {"Authorization": "Basic " + base64.b64encode(f"{robot['name']}:{robot['secret']}".encode()).decode()}
+    return basic(robot["name"], robot["secret"])
 
 
 def test_system_robots_hold_what_they_were_granted(world) -> None:

@@ -11,15 +11,11 @@ monitor showing the live pool, and a paused queue holding a job until it is resu
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-import pika
 import pytest
 
 from berth_common.db import Database
@@ -28,27 +24,15 @@ from berth_core.services import audit
 from berth_deploy import infra
 from berth_jobservice.app import Jobservice
 from berth_jobservice.db import outbox as outbox_db
-from berth_jobservice.runtime.amqp import Topology
-from berth_jobservice.runtime.worker import retry_delay
 from berth_jobservice.services import webhooks
 from berth_jobservice.settings import JobserviceSettings
 from berth_migrations.runner import migrate
-from support.content import core_settings
+from support.content import basic, core_settings
+from support.jobservice.helpers import Broker, wait_until
 from support.webhook_receiver import WebhookReceiver
 
-ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:Harbor12345").decode()}
+ADMIN = basic("admin", "Harbor12345")
 SECRET = "live-test-signing-secret"
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -90,23 +74,10 @@ def jobservice(live_db_url: str, rabbitmq_url: str) -> Iterator[Jobservice]:
         yield service
     finally:
         service.stop(grace_seconds=0)
-        _delete_queues(settings, [job.name for job in service.registry])
-
-
-def _delete_queues(settings: JobserviceSettings, job_types: list[str]) -> None:
-    """Everything the prefix declared: work, dead and delay queues, the events exchange and queue."""
-    topology = Topology(settings.amqp_prefix)
-    delays = {max(1, round(settings.busy_requeue_seconds * 1000))}
-    delays |= {max(1, round(retry_delay(n, settings.retry_base_seconds, settings.retry_max_seconds) * 1000)) for n in range(1, 12)}
-    connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
-    channel = connection.channel()
-    for job_type in job_types:
-        for name in (topology.work_queue(job_type), topology.dead_queue(job_type), *(topology.delay_queue(job_type, d) for d in delays)):
-            channel.queue_delete(name)
-    channel.queue_delete(topology.webhook_events_queue)
-    channel.queue_delete(topology.webhook_events_dead_queue)
-    channel.exchange_delete(topology.events_exchange)
-    connection.close()
+        # Everything the prefix declared: work, dead and delay queues, the events exchange and queue.
+        broker = Broker(settings.rabbitmq_url, settings.amqp_prefix)
+        broker.track(settings)
+        broker.cleanup([job.name for job in service.registry])
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +106,7 @@ def purge_run(core, run_id: int, *statuses: str) -> dict:
         run = core.get(f"/api/v2.0/system/purgeaudit/{run_id}", headers=ADMIN).get_json()
         return run if run["job_status"] in statuses else None
 
-    return wait_until(reached, what=f"purge {run_id} in {statuses}")
+    return wait_until(reached, 20.0, f"purge {run_id} in {statuses}")
 
 
 def start_purge(core, **parameters) -> int:
@@ -218,7 +189,7 @@ def test_webhook_delivery_through_the_api(core, live_db) -> None:
         listed = core.get(f"{base}/policies/{policy_id}/executions", headers=headers).get_json()
         return listed[0] if listed and listed[0]["status"] == "Success" else None
 
-    done = wait_until(execution, what="webhook execution Success")
+    done = wait_until(execution, 20.0, "webhook execution Success")
     assert (done["trigger"], done["metrics"]["success_task_count"], done["extra_attrs"]["event_type"]) == ("EVENT", 1, "PUSH_ARTIFACT")
     tasks = core.get(f"{base}/policies/{policy_id}/executions/{done['id']}/tasks", headers=headers).get_json()
     assert [(t["status"], t["run_count"]) for t in tasks] == [("Success", 1)]

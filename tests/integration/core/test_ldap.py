@@ -3,14 +3,13 @@ the admin group, groups as project members, the token service, /ldap endpoints, 
 
 from __future__ import annotations
 
-import base64
 import socket
 
 import jwt
 import pytest
 
 from berth_core.db import configurations as config_db
-from support.content import build_world, core_settings, count_rows
+from support.content import basic, build_world, count_rows
 from support.ldap import PASSWORDS, slapd_server
 
 
@@ -18,11 +17,6 @@ from support.ldap import PASSWORDS, slapd_server
 def directory():
     with slapd_server() as directory:
         yield directory
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
 
 
 @pytest.fixture
@@ -34,10 +28,6 @@ def world(settings, db, directory):
         # The test world holds many local users, so auth_mode is set below the API's rule.
         config_db.upsert(cur, {"auth_mode": "ldap_auth"})
     return world
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
 def ldap_user(uid: str) -> dict[str, str]:

@@ -3,17 +3,10 @@ role, remove, conflicts and bad input; roles take effect immediately."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
 from berth_core.services import rbac
-from support.content import build_world, core_settings, count_rows, make_user
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
+from support.content import basic, build_world, count_rows, make_user
 
 
 @pytest.fixture
@@ -54,7 +47,7 @@ def test_add_user_with_each_role_and_it_takes_effect(world, role_id: int) -> Non
     member_id = int(response.headers["Location"].rsplit("/", 1)[1])
     member = world.client.get(url(world, f"/{member_id}"), headers=world.headers("project_admin")).get_json()
     assert (member["entity_id"], member["role_id"], member["role_name"]) == (person.user_id, role_id, rbac.ROLE_NAMES[role_id])
-    auth = {"Authorization": "Basic " + base64.b64encode(f"{person.username}:{person.password}".encode()).decode()}
+    auth = basic(person.username, person.password)
     project = world.client.get(f"/api/v2.0/projects/{world.private.project_id}", headers=auth).get_json()
     assert project["current_user_role_id"] == role_id
     with world.cursor() as cur:

@@ -7,12 +7,7 @@ import pytest
 
 from berth_core.db import configurations as config_db
 from berth_core.db import projects as projects_db
-from support.content import build_world, core_settings, count_rows, push_image, unique
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
+from support.content import build_world, count_rows, push_image, unique
 
 
 @pytest.fixture

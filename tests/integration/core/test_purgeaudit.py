@@ -8,9 +8,7 @@ it); test_jobservice_api_live.py runs purges end to end.
 
 from __future__ import annotations
 
-import base64
 import json
-import uuid
 
 import pika
 import pytest
@@ -20,37 +18,20 @@ from berth_jobservice.jobs import default_registry
 from berth_jobservice.runtime.amqp import Topology
 from berth_jobservice.services import jobs as job_service
 from berth_jobservice.settings import JobserviceSettings
-from support.content import ROLES, CoreWorld, build_app, core_settings, count_rows, world_on
+from support.content import ROLES, CoreWorld, basic, count_rows
+from support.jobservice.helpers import Broker
 
 API = "/api/v2.0/system/purgeaudit"
 REGISTRY = default_registry(JobserviceSettings(database_url="", rabbitmq_url=""))
 PARAMS = {"audit_retention_hour": 168, "include_operations": "create,delete,pull", "dry_run": True}
 
 
-@pytest.fixture(scope="module")
-def topology(rabbitmq_url):
-    """A queue prefix of this module's own; its queues are deleted afterwards."""
-    topology = Topology(f"coretest{uuid.uuid4().hex[:10]}")
+@pytest.fixture(scope="module", autouse=True)
+def topology(settings, rabbitmq_url):
+    """The queues under the module's own prefix (see ``settings``), deleted after its last test."""
+    topology = Topology(settings.amqp_prefix)
     yield topology
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
-    channel = connection.channel()
-    for job in REGISTRY:
-        channel.queue_delete(topology.work_queue(job.name))
-        channel.queue_delete(topology.dead_queue(job.name))
-    connection.close()
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url, rabbitmq_url, topology):
-    settings = core_settings(tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url, amqp_prefix=topology.prefix)
-    app, routed = build_app(settings, database_url)
-    yield app, routed
-    app.extensions["berth.jobs"].close()
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
+    Broker(rabbitmq_url, topology.prefix).cleanup([job.name for job in REGISTRY])
 
 
 def schedule_body(kind: str, cron: str | None = None, parameters: dict | None = None) -> dict:
@@ -265,7 +246,7 @@ def test_system_robot_grants(world) -> None:
     response = world.client.post("/api/v2.0/robots", json=body, headers=world.headers("admin"))
     assert response.status_code == 201, response.get_data(as_text=True)
     robot = response.get_json()
-    auth = {"Authorization": "Basic " + base64.b64encode(f"{robot['name']}:{robot['secret']}".encode()).decode()}
+    auth = basic(robot["name"], robot["secret"])
     assert world.client.get(API, headers=auth).status_code == 200
     assert world.client.get(f"{API}/{run_id}/log", headers=auth).status_code == 200
     assert world.client.put(f"{API}/{run_id}", headers=auth).status_code == 403

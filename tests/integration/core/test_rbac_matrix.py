@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from berth_core.db import members as members_db
-from support.content import build_world, core_settings, make_user, unique
+from support.content import build_world, make_user, unique
 
 # resource | Project Admin | Maintainer | Developer | Guest | Limited Guest
 REFERENCE_TABLE = """
@@ -78,11 +78,6 @@ def expected_for(who: str, public: bool) -> set[tuple[str, str]]:
         return set(EVERY_PAIR)
     own = EXPECTED.get(who, set())
     return own | (PUBLIC if public else set())
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
 
 
 @pytest.fixture

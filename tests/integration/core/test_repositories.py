@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from support.content import (
-    CoreWorld,
-    build_app,
-    core_settings,
     count_rows,
     make_project,
     outbox_events,
@@ -15,18 +12,7 @@ from support.content import (
     push_image,
     push_index,
     quota_used,
-    world_on,
 )
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url):
-    return build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url), database_url)
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
 
 
 def _names(response) -> list[str]:

@@ -3,26 +3,16 @@ limited to what the creator holds, list/get/update/refresh/delete, and robots on
 
 from __future__ import annotations
 
-import base64
 import time
 
 import pytest
 
-from support.content import build_world, core_settings, count_rows
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
+from support.content import basic, build_world, count_rows
 
 
 @pytest.fixture
 def world(settings, db):
     return build_world(settings, db)
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
 def project_robot(world, name: str = "ci", access=(("repository", "pull"),), **extra) -> dict:

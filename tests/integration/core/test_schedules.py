@@ -3,34 +3,15 @@ jobservice as Harbor's ScheduleTask, paging, the scheduler's pause flag; system 
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from berth_jobservice.jobs import default_registry
 from berth_jobservice.services import schedules as schedule_service
 from berth_jobservice.settings import JobserviceSettings
-from support.content import ROLES, CoreWorld, build_app, core_settings, world_on
+from support.content import ROLES, CoreWorld
 
 REGISTRY = default_registry(JobserviceSettings(database_url="", rabbitmq_url=""))
 PURGE = {"audit_retention_hour": 168, "include_operations": "pull", "dry_run": False}
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url, rabbitmq_url):
-    # A queue prefix of this module alone (nothing here publishes, but nothing may reach a
-    # running stack's queues either).
-    settings = core_settings(
-        tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url, amqp_prefix=f"coretest{uuid.uuid4().hex[:10]}"
-    )
-    app, routed = build_app(settings, database_url)
-    yield app, routed
-    app.extensions["berth.jobs"].close()
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
 
 
 def save(world: CoreWorld, vendor_type: str, *, cron: str | None = None, interval: int | None = None, vendor_id: int = -1):

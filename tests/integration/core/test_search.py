@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.content import CoreWorld, build_app, core_settings, push_image, unique, world_on
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url):
-    return build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url), database_url)
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
+from support.content import CoreWorld, push_image, unique
 
 
 def _search(world: CoreWorld, q: str, who: str) -> dict:

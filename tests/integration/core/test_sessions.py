@@ -12,11 +12,6 @@ from berth_core.db import configurations as config_db
 from support.content import build_world, core_settings, count_rows
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
-
-
 @pytest.fixture
 def world(settings, db):
     return build_world(settings, db)

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from support.content import CoreWorld, build_app, core_settings, make_project, push_image, world_on
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url):
-    return build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url), database_url)
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
+from support.content import CoreWorld, make_project, push_image
 
 
 def _stats(world: CoreWorld, who: str) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth_core.db import configurations as config_db
-from support.content import CoreWorld, build_app, core_settings, count_rows, push_image, world_on
+from support.content import build_app, core_settings, count_rows, push_image, world_on
 
 
 @pytest.fixture(scope="module")
@@ -14,14 +14,8 @@ def volume(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url, volume):
-    settings = core_settings(tmp_path_factory.mktemp("keys"), database_url, storage_volume_path=str(volume))
-    return build_app(settings, database_url)
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
+def settings(tmp_path_factory, database_url, volume):
+    return core_settings(tmp_path_factory.mktemp("keys"), database_url, storage_volume_path=str(volume))
 
 
 PUBLIC_KEYS = {"auth_mode", "primary_auth_mode", "self_registration", "harbor_version", "banner_message"}

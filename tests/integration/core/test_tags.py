@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.content import CoreWorld, build_app, core_settings, count_rows, outbox_events, push_image, world_on
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url):
-    return build_app(core_settings(tmp_path_factory.mktemp("keys"), database_url), database_url)
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
+from support.content import CoreWorld, count_rows, outbox_events, push_image
 
 
 def _tags_url(world: CoreWorld, reference: str = "v1", repo: str = "app") -> str:

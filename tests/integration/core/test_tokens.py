@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from berth_core.db import configurations as config_db
-from support.content import build_world, core_settings, count_rows
+from support.content import basic, build_world, count_rows
 
 ROLE_REPOSITORY_ACTIONS = {
     "admin": ["pull", "push", "delete", "*"],
@@ -27,18 +27,9 @@ ROLE_REPOSITORY_ACTIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
-
-
 @pytest.fixture
 def world(settings, db):
     return build_world(settings, db)
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
 def decode(settings, token: str) -> dict:

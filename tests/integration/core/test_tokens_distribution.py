@@ -15,7 +15,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -27,22 +26,13 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from support.content import build_world, core_settings
+from berth_deploy.infra import free_port
+from support.content import build_world
+from support.servers import stop_process
 
 SKOPEO = shutil.which("skopeo")
 PODMAN = shutil.which("podman")
 REGISTRY = shutil.which("docker-registry")
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -68,7 +58,7 @@ def registry(settings, core_url, tmp_path):
     """distribution's registry with token auth pointing at core; yields host:port."""
     for tool in (REGISTRY, SKOPEO):
         assert tool, "docker-registry and skopeo must be installed (deploy/scripts/install-system-packages test)"
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "registry.yml"
     config.write_text(
         json.dumps(
@@ -102,12 +92,7 @@ def registry(settings, core_url, tmp_path):
             time.sleep(0.05)
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_process(process)
         process.stderr.close()
 
 

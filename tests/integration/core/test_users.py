@@ -3,7 +3,6 @@ password change/reset, admin flag, soft delete, search, current user, and the bo
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import threading
 
@@ -13,21 +12,12 @@ from berth_common.db import Database
 from berth_core.app import create_app
 from berth_core.db import configurations as config_db
 from berth_migrations.runner import migrate
-from support.content import build_world, core_settings, count_rows, unique
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return core_settings(tmp_path_factory.mktemp("keys"), database_url)
+from support.content import basic, build_world, count_rows, unique
 
 
 @pytest.fixture
 def world(settings, db):
     return build_world(settings, db)
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
 
 
 def create(world, body: dict, who: str = "admin"):

@@ -8,8 +8,6 @@ running jobservice are covered in test_jobservice_api_live.py and the e2e test.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from berth_core.services import jobs
@@ -17,26 +15,9 @@ from berth_jobservice.db import tasks as tasks_db
 from berth_jobservice.jobs import default_registry
 from berth_jobservice.services import jobs as job_service
 from berth_jobservice.settings import JobserviceSettings
-from support.content import ROLES, CoreWorld, build_app, core_settings, count_rows, make_project, world_on
+from support.content import ROLES, CoreWorld, count_rows, make_project
 
 SECRET = "a-signing-secret-of-some-length"
-
-
-@pytest.fixture(scope="module")
-def core_app(tmp_path_factory, database_url, rabbitmq_url):
-    # A queue prefix of this module alone (nothing here publishes, but nothing may reach a
-    # running stack's queues either).
-    settings = core_settings(
-        tmp_path_factory.mktemp("keys"), database_url, rabbitmq_url=rabbitmq_url, amqp_prefix=f"coretest{uuid.uuid4().hex[:10]}"
-    )
-    app, routed = build_app(settings, database_url)
-    yield app, routed
-    app.extensions["berth.jobs"].close()
-
-
-@pytest.fixture
-def world(core_app, db) -> CoreWorld:
-    return world_on(core_app, db)
 
 
 def base(world: CoreWorld, project=None) -> str:

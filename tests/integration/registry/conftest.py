@@ -62,6 +62,9 @@ def settings_for(database_url: str, keys: TokenKeys, **overrides: Any) -> Regist
         "fast_path": False,
         "pull_flush_seconds": 60.0,  # tests flush explicitly
         "policy_cache_seconds": 0.0,
+        # Off on the rolled-back test connection: nothing it writes is ever committed, so no change
+        # notification would reach a cache. Apps on real pools (make_pooled) turn it on.
+        "ref_cache_seconds": 0.0,
         "log_level": "WARNING",
     }
     values.update(overrides)
@@ -138,6 +141,7 @@ def registry(db: Any, database_url: str, token_keys: TokenKeys) -> Iterator[Regi
     yield registry
     for built in [app, *registry.derived]:
         built.extensions["berth.pulls"].close()
+        built.extensions["berth.refs"].close()
 
 
 @pytest.fixture
@@ -180,6 +184,7 @@ def make_pooled(
     def build(**overrides: Any) -> Registry:
         overrides.setdefault("storage_driver", "filesystem")
         overrides.setdefault("storage__filesystem__root", str(tmp_path / "storage"))
+        overrides.setdefault("ref_cache_seconds", 60.0)
         settings = settings_for(database_url, token_keys, **overrides)
         db = Database(database_url, maxconn=8, application_name="berth-registry-test")
         app = create_app(settings, db=db)
@@ -190,6 +195,7 @@ def make_pooled(
     yield build
     for registry in built:
         registry.app.extensions["berth.pulls"].close()
+        registry.app.extensions["berth.refs"].close()
         with contextlib.suppress(psycopg2.pool.PoolError):  # a test may have closed it already
             registry.db.close()
 

@@ -1,4 +1,9 @@
-"""Per-request context for Flask services: a request id on every log line and response."""
+"""Per-request context for Flask services: a request id on every log line and response.
+
+The access line: nginx writes one per request (with the same request id), so a service may leave
+out its own line for successful reads (``log_reads=False``), its hottest and least interesting
+requests; writes and every error are still logged with the service's view of them.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,23 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = structlog.get_logger("berth.access")
 
 
-def init_request_context(app: Flask, service: str, access_log: bool = True) -> None:
-    """Bind ``request_id`` and ``service`` for each request, echo the id, log one access line."""
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def request_id_from(incoming: str | None) -> str:
+    """The client's ``X-Request-Id`` when it is a sane token, else a fresh one."""
+    return incoming if incoming and _VALID_ID.match(incoming) else uuid.uuid4().hex
+
+
+def init_request_context(app: Flask, service: str, access_log: bool = True, log_reads: bool = True) -> None:
+    """Bind ``request_id`` and ``service`` for each request, echo the id, log one access line.
+
+    ``log_reads=False`` skips the access line of GET/HEAD requests answered below 400.
+    """
 
     @app.before_request
     def bind_request_id() -> None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
         g.request_id = request_id
         g.request_started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
@@ -32,7 +47,7 @@ def init_request_context(app: Flask, service: str, access_log: bool = True) -> N
         request_id = getattr(g, "request_id", None)
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
-        if access_log:
+        if access_log and (log_reads or response.status_code >= 400 or request.method not in READ_METHODS):
             started = getattr(g, "request_started", None)
             log.info(
                 "request",

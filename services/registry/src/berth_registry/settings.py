@@ -30,6 +30,9 @@ class RegistrySettings(Settings):
 
     fast_path: bool = setting(bool, True, help="hand blob bytes to nginx with X-Accel-Redirect")
     fast_path_prefix: str = setting(str, "/_blobstore/")
+    upload_spool_dir: str = setting(
+        str, "", help="absolute folder where nginx writes large upload bodies (X-Berth-Body-File); empty = off, bodies stream"
+    )
 
     token_cert_path: str = setting(str, required=True, help="PEM certificate or public key that verifies tokens")
     token_issuer: str = setting(str, "berth-token-issuer")
@@ -38,6 +41,10 @@ class RegistrySettings(Settings):
 
     policy_cache_seconds: float = setting(float, 5.0, minimum=0)
     manifest_cache_mb: int = setting(int, 64, minimum=0, maximum=4096, help="per-process cache of manifest bytes (0 = off)")
+    ref_cache_seconds: float = setting(
+        float, 60.0, minimum=0, maximum=3600, help="longest life of a cached tag/digest lookup, kept true by LISTEN/NOTIFY (0 = off)"
+    )
+    ref_cache_entries: int = setting(int, 20_000, minimum=0, maximum=1_000_000, help="tag/digest lookups cached per process")
     pull_flush_seconds: float = setting(float, 1.0, minimum=0.05, maximum=60, help="how often buffered pull events are written")
     log_level: str = setting(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     syslog_address: str = setting(str, "", help="host:port of the log collector (UDP)")

@@ -12,9 +12,11 @@ chunk size), so chunk boundaries, multipart parts and their small tails are all 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 import random
 import tracemalloc
 import urllib.request
@@ -24,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from berth_registry.storage import factory
-from berth_registry.storage.base import InvalidOffset, InvalidPath, PathNotFound, StorageDriver
+from berth_registry.storage.base import InvalidOffset, InvalidPath, LocalFile, PathNotFound, StorageDriver, StorageError
 from berth_registry.storage.inmemory import InMemoryStore
 
 MIB = 1024 * 1024
@@ -399,6 +401,48 @@ def test_writer_context_keeps_content_resumable(driver: StorageDriver) -> None:
     resumed.commit()
     assert driver.get_content("/ctx/data") == b"kept also"
     driver.delete("/ctx")
+
+
+def local_file(path: Path, content: bytes) -> Iterator[LocalFile]:
+    path.write_bytes(content)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield LocalFile(str(path), fd, len(content))
+    finally:
+        os.close(fd)
+
+
+def test_append_file_equals_writing_its_bytes(backend: Backend, driver: StorageDriver, tmp_path: Path) -> None:
+    # A whole file first (the filesystem driver links it), then around writes and across chunks.
+    first, second, third = data(CHUNK + 123, 70), data(MIB, 71), data(10, 72)
+    with contextlib.ExitStack() as files:
+        sources = [files.enter_context(contextlib.contextmanager(local_file)(tmp_path / f"body{n}", content))
+                   for n, content in enumerate((first, second, third))]  # fmt: skip
+        writer = driver.writer("/appended/data")
+        writer.append_file(sources[0])
+        assert writer.size == len(first)
+        writer.write(b"between")
+        writer.close()
+        resumed = backend.make().writer("/appended/data", append=True)
+        resumed.append_file(sources[1])
+        resumed.append_file(LocalFile(sources[2].path, sources[2].fd, 0))  # nothing to add
+        resumed.append_file(sources[2])
+        assert resumed.size == len(first) + 7 + len(second) + len(third)
+        resumed.commit()
+    assert read_all(driver, "/appended/data") == first + b"between" + second + third
+    # The caller's names stay (the content of a linked one may have grown with later writes).
+    assert all((tmp_path / f"body{n}").exists() for n in range(3))
+    driver.delete("/appended")
+
+
+def test_append_file_shorter_than_announced_fails(backend: Backend, driver: StorageDriver, tmp_path: Path) -> None:
+    content = data(MIB, 73)
+    with contextlib.contextmanager(local_file)(tmp_path / "short", content) as source:
+        writer = driver.writer("/short/data")
+        writer.write(b"kept")
+        with pytest.raises(StorageError):
+            writer.append_file(LocalFile(source.path, source.fd, len(content) + 1))
+        writer.cancel()
 
 
 def test_writer_refuses_use_after_it_ended(driver: StorageDriver) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import errno
 import io
 import os
+import threading
 
 import pytest
 
-from berth_registry.storage import factory
-from berth_registry.storage.base import InvalidPath
+from berth_registry.storage import factory, filesystem
+from berth_registry.storage.base import InvalidPath, LocalFile, PathNotFound, StorageError
 from berth_registry.storage.filesystem import PARTIAL_SUFFIX, FilesystemDriver
 
 MIB = 1024 * 1024
@@ -125,3 +128,120 @@ def test_pruning_empty_directories_does_not_break_concurrent_writes(root, driver
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         list(pool.map(churn, range(4)))
     assert not (root / "shared").exists()
+
+
+@contextlib.contextmanager
+def spooled(path, content: bytes, mode: int = 0o600):
+    """A file as nginx leaves an upload body: private to its writer, open for reading."""
+    path.write_bytes(content)
+    os.chmod(path, mode)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield LocalFile(str(path), fd, len(content))
+    finally:
+        os.close(fd)
+
+
+def test_a_whole_file_as_first_content_is_linked_not_copied(root, driver, tmp_path):
+    body = os.urandom(3 * MIB)
+    old = os.umask(0o022)
+    try:
+        with spooled(tmp_path / "0000000001", body) as source:
+            writer = driver.writer("/up/data")
+            writer.append_file(source)
+            writer.commit()
+            committed = (root / "up" / "data").stat()
+            assert committed.st_ino == os.fstat(source.fd).st_ino
+    finally:
+        os.umask(old)
+    # It looks as if this process had written it: its owner, the umask's mode (not nginx's 0600).
+    assert committed.st_mode & 0o777 == 0o644 and committed.st_uid == os.geteuid()
+    assert driver.get_content("/up/data") == body
+    driver.delete("/up")
+
+
+def test_a_file_appended_after_other_bytes_is_copied(root, driver, tmp_path):
+    body = os.urandom(2 * MIB + 5)
+    with driver.writer("/up/data") as writer:
+        writer.write(b"head")
+    with spooled(tmp_path / "0000000002", body) as source:
+        resumed = driver.writer("/up/data", append=True)
+        resumed.append_file(source)
+        resumed.commit()
+        assert (root / "up" / "data").stat().st_ino != os.fstat(source.fd).st_ino
+    assert driver.get_content("/up/data") == b"head" + body
+    driver.delete("/up")
+
+
+@pytest.mark.parametrize("broken", ["link", "copy_file_range"])
+def test_append_file_falls_back_when_the_kernel_cannot_link_or_copy(root, driver, tmp_path, monkeypatch, broken):
+    def refuse(*_args, **_kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, broken, refuse)
+    first, second = os.urandom(MIB + 1), os.urandom(2 * MIB + 3)
+    with spooled(tmp_path / "0000000003", first) as a, spooled(tmp_path / "0000000004", second) as b:
+        writer = driver.writer("/up/data")
+        writer.append_file(a)  # a link, unless links are broken
+        writer.append_file(b)  # a copy
+        writer.commit()
+    assert driver.get_content("/up/data") == first + second
+    driver.delete("/up")
+
+
+def test_a_link_must_reach_the_file_that_was_opened(root, driver, tmp_path):
+    # Whoever can write the spool folder could swap the name after the registry opened the file:
+    # the bytes stored are those behind the descriptor, whatever the name points to by then.
+    opened = os.urandom(MIB)
+    with spooled(tmp_path / "0000000005", opened) as source:
+        os.unlink(source.path)
+        (tmp_path / "0000000005").write_bytes(b"x" * MIB)
+        writer = driver.writer("/up/data")
+        writer.append_file(source)
+        writer.commit()
+    assert driver.get_content("/up/data") == opened
+    driver.delete("/up")
+
+
+def test_a_failed_copy_leaves_the_pending_file_as_long_as_its_size(root, driver, tmp_path):
+    with driver.writer("/up/data") as writer:
+        writer.write(b"before")
+    with spooled(tmp_path / "0000000006", b"z" * MIB) as source:
+        resumed = driver.writer("/up/data", append=True)
+        with pytest.raises(StorageError):
+            resumed.append_file(LocalFile(source.path, source.fd, MIB + 1))  # the file is shorter
+        assert resumed.size == len(b"before")
+        assert (root / "up" / f"data{PARTIAL_SUFFIX}").stat().st_size == len(b"before")
+        resumed.write(b"after")
+        resumed.commit()
+    assert driver.get_content("/up/data") == b"beforeafter"
+    driver.delete("/up")
+
+
+def test_large_writes_are_synced_behind_and_commit_reports_a_failed_sync(root, driver, tmp_path, monkeypatch):
+    monkeypatch.setattr(filesystem, "SYNC_BEHIND_BYTES", MIB)
+    synced = []
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(fd):
+        synced.append(threading.current_thread().name)
+        if len(synced) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    writer = driver.writer("/up/data")
+    writer.write(os.urandom(2 * MIB))
+    with pytest.raises(StorageError, match="Input/output error"):
+        writer.commit()  # the helper's failure surfaces: the data may not be on disk
+    assert synced[0] == "berth-sync-behind"
+    with pytest.raises(PathNotFound):
+        driver.stat("/up/data")  # nothing became visible
+
+    content = os.urandom(2 * MIB)
+    writer = driver.writer("/up/data")
+    writer.write(content)
+    writer.commit()
+    assert synced[1:] == ["berth-sync-behind", "MainThread"]
+    assert driver.get_content("/up/data") == content
+    driver.delete("/up")

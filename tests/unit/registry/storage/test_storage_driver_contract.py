@@ -82,7 +82,7 @@ def test_the_contract_covers_the_whole_interface():
     assert sorted(contract(StorageDriver)) == sorted(
         ["get_content", "put_content", "reader", "writer", "stat", "list", "move", "delete", "walk", "redirect_url", "local_path"]
     )
-    assert sorted(contract(FileWriter)) == ["cancel", "close", "commit", "size", "write"]
+    assert sorted(contract(FileWriter)) == ["append_file", "cancel", "close", "commit", "size", "write"]
 
 
 def test_the_checker_sees_incompatibilities():

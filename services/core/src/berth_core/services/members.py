@@ -17,7 +17,7 @@ from berth_core.db import users as users_db
 from berth_core.db.members import Member
 from berth_core.db.projects import Project
 from berth_core.errors import APIError
-from berth_core.services import audit, rbac
+from berth_core.services import audit, rbac, usergroups
 from berth_core.services.auth import Authenticator
 from berth_core.services.configurations import LDAP_AUTH, Configurations
 from berth_core.services.ldap import LdapClient, LdapConfig, LdapError
@@ -73,10 +73,7 @@ def resolve_group(db: Database, configs: Configurations, spec: dict[str, Any]) -
     if group_id is not None:
         if isinstance(group_id, bool) or not isinstance(group_id, int):
             raise APIError(errors.BAD_REQUEST, "member_group.id must be an integer")
-        with db.transaction() as cur:
-            group = groups_db.get_group(cur, group_id)
-        if group is None:
-            raise APIError(errors.NOT_FOUND, f"user group {group_id} not found")
+        group = usergroups.get_group(db, group_id)
         return group.id, group.group_name
     if not isinstance(dn, str) or not 0 < len(dn) <= 1024:
         raise APIError(errors.BAD_REQUEST, "member_group needs id or ldap_group_dn")
@@ -112,16 +109,7 @@ def add_member(
         member_id = members_db.add_member(cur, project.project_id, entity_id, entity_type, role_id)
         if member_id is None:
             raise APIError(errors.CONFLICT, f"{name} is already a member of project {project.name}")
-        audit.record(
-            cur,
-            operation="create",
-            resource_type="member",
-            resource=f"{project.name}:{name}",
-            username=ctx.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-            description=f"role {rbac.ROLE_NAMES[role_id]}",
-        )
+        _record(cur, ctx, "create", project, name, client_ip, f"role {rbac.ROLE_NAMES[role_id]}")
     return member_id
 
 
@@ -143,16 +131,7 @@ def update_member(db: Database, ctx: SecurityContext, project: Project, member_i
         member = members_db.get_member(cur, project.project_id, member_id)
         if member is None or not members_db.update_role(cur, project.project_id, member_id, role_id):
             raise APIError(errors.NOT_FOUND, f"member {member_id} not found")
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="member",
-            resource=f"{project.name}:{member.entity_name}",
-            username=ctx.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-            description=f"role {rbac.ROLE_NAMES[role_id]}",
-        )
+        _record(cur, ctx, "update", project, member.entity_name, client_ip, f"role {rbac.ROLE_NAMES[role_id]}")
 
 
 def delete_member(db: Database, ctx: SecurityContext, project: Project, member_id: int, client_ip: str) -> None:
@@ -160,12 +139,18 @@ def delete_member(db: Database, ctx: SecurityContext, project: Project, member_i
         member = members_db.get_member(cur, project.project_id, member_id)
         if member is None or not members_db.delete_member(cur, project.project_id, member_id):
             raise APIError(errors.NOT_FOUND, f"member {member_id} not found")
-        audit.record(
-            cur,
-            operation="delete",
-            resource_type="member",
-            resource=f"{project.name}:{member.entity_name}",
-            username=ctx.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "delete", project, member.entity_name, client_ip)
+
+
+def _record(cur, ctx: SecurityContext, operation: str, project: Project, name: str, client_ip: str, description: str = "") -> None:
+    """Audit a change to the membership of ``name`` in ``project``, in the caller's transaction."""
+    audit.record(
+        cur,
+        operation=operation,
+        resource_type="member",
+        resource=f"{project.name}:{name}",
+        username=ctx.username or "",
+        project_id=project.project_id,
+        client_ip=client_ip,
+        description=description,
+    )

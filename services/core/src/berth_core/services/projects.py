@@ -130,16 +130,22 @@ def create_project(db: Database, configs: Configurations, ctx: SecurityContext, 
         projects_db.insert_quota(cur, project_id, hard)
         if ctx.is_user:
             members_db.add_member(cur, project_id, owner_id, "u", rbac.PROJECT_ADMIN)
-        audit.record(
-            cur,
-            operation="create",
-            resource_type="project",
-            resource=req.name,
-            username=ctx.username or "",
-            project_id=project_id,
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "create", req.name, project_id, client_ip)
     return project_id
+
+
+def _record(cur, ctx: SecurityContext, operation: str, name: str, project_id: int, client_ip: str, description: str = "") -> None:
+    """Audit a change to project ``name`` in the caller's transaction, under the caller's name."""
+    audit.record(
+        cur,
+        operation=operation,
+        resource_type="project",
+        resource=name,
+        username=ctx.username or "",
+        project_id=project_id,
+        client_ip=client_ip,
+        description=description,
+    )
 
 
 def _admin_id(cur) -> int:
@@ -163,15 +169,7 @@ def update_project(db: Database, ctx: SecurityContext, project: Project, req: Pr
                 projects_db.set_quota_hard(cur, project.project_id, req.storage_limit)
         if req.metadata:
             projects_db.set_metadata(cur, project.project_id, req.metadata)
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="project",
-            resource=project.name,
-            username=ctx.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "update", project.name, project.project_id, client_ip)
 
 
 def deletable(db: Database, project: Project) -> tuple[bool, str]:
@@ -193,46 +191,21 @@ def delete_project(db: Database, ctx: SecurityContext, project: Project, client_
         if count:
             raise APIError(errors.PRECONDITION, f"the project contains {count} repositories and cannot be deleted")
         projects_db.delete_project(cur, project.project_id)
-        audit.record(
-            cur,
-            operation="delete",
-            resource_type="project",
-            resource=project.name,
-            username=ctx.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "delete", project.name, project.project_id, client_ip)
 
 
 def set_metadata(db: Database, ctx: SecurityContext, project: Project, values: dict[str, str], client_ip: str) -> None:
     with db.transaction() as cur:
         projects_db.set_metadata(cur, project.project_id, values)
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="project",
-            resource=project.name,
-            username=ctx.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-            description="metadata " + ", ".join(f"{k}={v}" for k, v in sorted(values.items())),
-        )
+        description = "metadata " + ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
+        _record(cur, ctx, "update", project.name, project.project_id, client_ip, description)
 
 
 def delete_metadata(db: Database, ctx: SecurityContext, project: Project, name: str, client_ip: str) -> None:
     with db.transaction() as cur:
         if not projects_db.delete_metadata(cur, project.project_id, [name]):
             raise APIError(errors.NOT_FOUND, f"metadata {name} not found")
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="project",
-            resource=project.name,
-            username=ctx.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-            description=f"metadata {name} deleted",
-        )
+        _record(cur, ctx, "update", project.name, project.project_id, client_ip, f"metadata {name} deleted")
 
 
 def list_projects(db: Database, ctx: SecurityContext, params: ListParams) -> tuple[list[Project], int, dict[int, int]]:
@@ -280,7 +253,11 @@ def summary(db: Database, ctx: SecurityContext, project: Project) -> dict[str, A
 
 def get_quota(db: Database, quota_id: int) -> Quota:
     with db.transaction() as cur:
-        quota = projects_db.get_quota(cur, quota_id)
+        return _existing_quota(cur, quota_id)
+
+
+def _existing_quota(cur, quota_id: int) -> Quota:
+    quota = projects_db.get_quota(cur, quota_id)
     if quota is None:
         raise APIError(errors.NOT_FOUND, f"quota {quota_id} not found")
     return quota
@@ -293,9 +270,7 @@ def list_quotas(db: Database, params: ListParams, reference_id: int | None) -> t
 
 def update_quota(db: Database, ctx: SecurityContext, quota_id: int, hard_storage: int, client_ip: str) -> None:
     with db.transaction() as cur:
-        quota = projects_db.get_quota(cur, quota_id)
-        if quota is None:
-            raise APIError(errors.NOT_FOUND, f"quota {quota_id} not found")
+        quota = _existing_quota(cur, quota_id)
         projects_db.set_quota_hard(cur, quota_id, hard_storage)
         audit.record(
             cur,

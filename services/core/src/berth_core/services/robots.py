@@ -146,6 +146,27 @@ def _ensure_may_manage(ctx: SecurityContext, level: str, project_id: int | None,
         raise deny(ctx)
 
 
+def _existing_robot(cur, robot_id: int) -> Robot:
+    robot = robots_db.get_robot(cur, robot_id)
+    if robot is None:
+        raise APIError(errors.NOT_FOUND, f"robot {robot_id} not found")
+    return robot
+
+
+def _record(cur, ctx: SecurityContext, operation: str, name: str, project_id: int | None, client_ip: str, description: str = "") -> None:
+    """Audit a change to robot ``name`` (its full name) in the caller's transaction."""
+    audit.record(
+        cur,
+        operation=operation,
+        resource_type="robot",
+        resource=name,
+        username=ctx.username or "",
+        project_id=project_id,
+        client_ip=client_ip,
+        description=description,
+    )
+
+
 def create_robot(
     db: Database, configs: Configurations, hasher: Hasher, ctx: SecurityContext, req: RobotRequest, client_ip: str
 ) -> tuple[Robot, str, str]:
@@ -185,23 +206,13 @@ def create_robot(
         robot = robots_db.get_robot(cur, robot_id)
         assert robot is not None
         name = full_name(robot, config["robot_name_prefix"])
-        audit.record(
-            cur,
-            operation="create",
-            resource_type="robot",
-            resource=name,
-            username=ctx.username or "",
-            project_id=project_id,
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "create", name, project_id, client_ip)
     return robot, name, secret
 
 
 def get_robot(db: Database, ctx: SecurityContext, robot_id: int) -> Robot:
     with db.transaction() as cur:
-        robot = robots_db.get_robot(cur, robot_id)
-    if robot is None:
-        raise APIError(errors.NOT_FOUND, f"robot {robot_id} not found")
+        robot = _existing_robot(cur, robot_id)
     if ctx.robot_id != robot.id:
         _ensure_may_manage(ctx, robot.level, robot.project_id, "read")
     return robot
@@ -222,9 +233,7 @@ def list_robots(db: Database, ctx: SecurityContext, params: ListParams, project_
 def update_robot(db: Database, ctx: SecurityContext, robot_id: int, req: RobotRequest, client_ip: str, prefix: str) -> None:
     """PUT: description, disable, duration and permissions; name and level cannot change."""
     with db.transaction() as cur:
-        robot = robots_db.get_robot(cur, robot_id)
-        if robot is None:
-            raise APIError(errors.NOT_FOUND, f"robot {robot_id} not found")
+        robot = _existing_robot(cur, robot_id)
         _ensure_may_manage(ctx, robot.level, robot.project_id, "update")
         if req.level != robot.level:
             raise APIError(errors.BAD_REQUEST, "the level of a robot cannot change")
@@ -239,15 +248,7 @@ def update_robot(db: Database, ctx: SecurityContext, robot_id: int, req: RobotRe
             expires_at = -1 if duration == -1 else int(robot.creation_time.timestamp()) + duration * DAY
         robots_db.update_robot(cur, robot_id, description=req.description, disabled=req.disable, duration=duration, expires_at=expires_at)
         robots_db.replace_grants(cur, robot_id, grants)
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="robot",
-            resource=full_name(robot, prefix),
-            username=ctx.username or "",
-            project_id=robot.project_id,
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "update", full_name(robot, prefix), robot.project_id, client_ip)
 
 
 def refresh_secret(
@@ -259,38 +260,17 @@ def refresh_secret(
     new_secret = secret or generate_secret()
     new_hash = hasher.hash(new_secret)
     with db.transaction() as cur:
-        robot = robots_db.get_robot(cur, robot_id)
-        if robot is None:
-            raise APIError(errors.NOT_FOUND, f"robot {robot_id} not found")
+        robot = _existing_robot(cur, robot_id)
         if ctx.robot_id != robot.id:  # a robot may always refresh its own secret (Harbor)
             _ensure_may_manage(ctx, robot.level, robot.project_id, "update")
         robots_db.set_secret_hash(cur, robot_id, new_hash)
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="robot",
-            resource=full_name(robot, prefix),
-            username=ctx.username or "",
-            project_id=robot.project_id,
-            client_ip=client_ip,
-            description="secret refreshed",
-        )
+        _record(cur, ctx, "update", full_name(robot, prefix), robot.project_id, client_ip, "secret refreshed")
     return new_secret
 
 
 def delete_robot(db: Database, ctx: SecurityContext, robot_id: int, client_ip: str, prefix: str) -> None:
     with db.transaction() as cur:
-        robot = robots_db.get_robot(cur, robot_id)
-        if robot is None:
-            raise APIError(errors.NOT_FOUND, f"robot {robot_id} not found")
+        robot = _existing_robot(cur, robot_id)
         _ensure_may_manage(ctx, robot.level, robot.project_id, "delete")
         robots_db.delete_robot(cur, robot_id)
-        audit.record(
-            cur,
-            operation="delete",
-            resource_type="robot",
-            resource=full_name(robot, prefix),
-            username=ctx.username or "",
-            project_id=robot.project_id,
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "delete", full_name(robot, prefix), robot.project_id, client_ip)

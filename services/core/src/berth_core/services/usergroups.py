@@ -47,20 +47,17 @@ def create_group(
         group_id = groups_db.insert_group(cur, name, groups_db.LDAP_GROUP, found.dn)
         if group_id is None:
             raise APIError(errors.CONFLICT, f"a group with DN {dn} already exists")
-        audit.record(
-            cur,
-            operation="create",
-            resource_type="user_group",
-            resource=name,
-            username=ctx.username or "",
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "create", name, client_ip)
     return group_id
 
 
 def get_group(db: Database, group_id: int) -> UserGroup:
     with db.transaction() as cur:
-        group = groups_db.get_group(cur, group_id)
+        return _existing_group(cur, group_id)
+
+
+def _existing_group(cur, group_id: int) -> UserGroup:
+    group = groups_db.get_group(cur, group_id)
     if group is None:
         raise APIError(errors.NOT_FOUND, f"user group {group_id} not found")
     return group
@@ -82,29 +79,25 @@ def rename_group(db: Database, ctx: SecurityContext, group_id: int, group_name: 
     with db.transaction() as cur:
         if not groups_db.rename_group(cur, group_id, group_name):
             raise APIError(errors.NOT_FOUND, f"user group {group_id} not found")
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="user_group",
-            resource=group_name,
-            username=ctx.username or "",
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "update", group_name, client_ip)
 
 
 def delete_group(db: Database, ctx: SecurityContext, group_id: int, client_ip: str) -> None:
     """Delete a group and its project memberships (users keep their own memberships)."""
     with db.transaction() as cur:
-        group = groups_db.get_group(cur, group_id)
-        if group is None:
-            raise APIError(errors.NOT_FOUND, f"user group {group_id} not found")
+        group = _existing_group(cur, group_id)
         members_db.delete_entity_memberships(cur, group_id, "g")
         groups_db.delete_group(cur, group_id)
-        audit.record(
-            cur,
-            operation="delete",
-            resource_type="user_group",
-            resource=group.group_name,
-            username=ctx.username or "",
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "delete", group.group_name, client_ip)
+
+
+def _record(cur, ctx: SecurityContext, operation: str, group_name: str, client_ip: str) -> None:
+    """Audit a change to user group ``group_name`` in the caller's transaction."""
+    audit.record(
+        cur,
+        operation=operation,
+        resource_type="user_group",
+        resource=group_name,
+        username=ctx.username or "",
+        client_ip=client_ip,
+    )

@@ -111,6 +111,7 @@ def create_user(
         )
         if user_id is None:
             raise APIError(errors.CONFLICT, "username or email is already taken")
+        # Not _record: a self-registration has no signed-in caller, so the new user is the actor.
         audit.record(
             cur,
             operation="create",
@@ -130,6 +131,19 @@ def _check_may_create(ctx: SecurityContext, config: dict) -> None:
         raise APIError(errors.UNAUTHORIZED, "authentication is required to create users")
     if config["auth_mode"] != DB_AUTH:
         raise APIError(errors.BAD_REQUEST, f"local users cannot be created in {config['auth_mode']} mode")
+
+
+def _record(cur, ctx: SecurityContext, operation: str, user: User, client_ip: str, description: str = "") -> None:
+    """Audit a change to ``user`` in the caller's transaction, under the caller's name."""
+    audit.record(
+        cur,
+        operation=operation,
+        resource_type="user",
+        resource=user.username,
+        username=ctx.username or "",
+        client_ip=client_ip,
+        description=description,
+    )
 
 
 def list_users(db: Database, params: ListParams) -> tuple[list[User], int]:
@@ -178,7 +192,11 @@ def import_ldap_users(db: Database, authenticator: Authenticator, client: LdapCl
 
 def get_user(db: Database, user_id: int) -> User:
     with db.transaction() as cur:
-        user = users_db.get_user(cur, user_id)
+        return _existing_user(cur, user_id)
+
+
+def _existing_user(cur, user_id: int) -> User:
+    user = users_db.get_user(cur, user_id)
     if user is None:
         raise APIError(errors.NOT_FOUND, f"user {user_id} not found")
     return user
@@ -206,9 +224,7 @@ def update_profile(
 ) -> None:
     ensure_self_or_admin(ctx, user_id)
     with db.transaction() as cur:
-        user = users_db.get_user(cur, user_id)
-        if user is None:
-            raise APIError(errors.NOT_FOUND, f"user {user_id} not found")
+        user = _existing_user(cur, user_id)
         new_email = user.email if email is None else check_email(email)
         if new_email and new_email != user.email and users_db.email_taken(cur, new_email, user_id):
             raise APIError(errors.CONFLICT, f"email {new_email} is already taken")
@@ -219,14 +235,7 @@ def update_profile(
             realname=check_text(realname, "realname") if realname is not None else user.realname,
             comment=check_text(comment, "comment") if comment is not None else user.comment,
         )
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="user",
-            resource=user.username,
-            username=ctx.username or "",
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "update", user, client_ip)
 
 
 def change_password(
@@ -245,10 +254,7 @@ def change_password(
     """
     ensure_self_or_admin(ctx, user_id)
     check_policy(new_password, "new_password")
-    with db.transaction() as cur:
-        user = users_db.get_user(cur, user_id)
-    if user is None:
-        raise APIError(errors.NOT_FOUND, f"user {user_id} not found")
+    user = get_user(db, user_id)
     if user.auth_source != "db":
         raise APIError(errors.FORBIDDEN, "the password of an LDAP user is managed in LDAP")
     own = ctx.is_user and ctx.user_id == user_id
@@ -262,15 +268,7 @@ def change_password(
     with db.transaction() as cur:
         users_db.set_password_hash(cur, user_id, new_hash)
         sessions_db.delete_for_user(cur, user_id, keep=ctx.session_key if own else None)
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="user",
-            resource=user.username,
-            username=ctx.username or "",
-            client_ip=client_ip,
-            description="password changed" if own else "password reset by an administrator",
-        )
+        _record(cur, ctx, "update", user, client_ip, "password changed" if own else "password reset by an administrator")
 
 
 def set_sysadmin(db: Database, ctx: SecurityContext, user_id: int, flag: bool, client_ip: str) -> None:
@@ -279,21 +277,11 @@ def set_sysadmin(db: Database, ctx: SecurityContext, user_id: int, flag: bool, c
     if ctx.is_user and ctx.user_id == user_id:
         raise APIError(errors.FORBIDDEN, "administrators cannot change their own admin flag")
     with db.transaction() as cur:
-        user = users_db.get_user(cur, user_id)
-        if user is None:
-            raise APIError(errors.NOT_FOUND, f"user {user_id} not found")
+        user = _existing_user(cur, user_id)
         if user.username == ADMIN_USERNAME and not flag:
             raise APIError(errors.FORBIDDEN, "the initial admin always stays a system admin")
         users_db.set_sysadmin(cur, user_id, flag)
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="user",
-            resource=user.username,
-            username=ctx.username or "",
-            client_ip=client_ip,
-            description=f"sysadmin_flag set to {str(flag).lower()}",
-        )
+        _record(cur, ctx, "update", user, client_ip, f"sysadmin_flag set to {str(flag).lower()}")
 
 
 def delete_user(db: Database, ctx: SecurityContext, user_id: int, client_ip: str) -> None:
@@ -303,22 +291,13 @@ def delete_user(db: Database, ctx: SecurityContext, user_id: int, client_ip: str
     if ctx.is_user and ctx.user_id == user_id:
         raise APIError(errors.FORBIDDEN, "users cannot delete themselves")
     with db.transaction() as cur:
-        user = users_db.get_user(cur, user_id)
-        if user is None:
-            raise APIError(errors.NOT_FOUND, f"user {user_id} not found")
+        user = _existing_user(cur, user_id)
         if user.username == ADMIN_USERNAME:
             raise APIError(errors.FORBIDDEN, "the initial admin cannot be deleted")
         members_db.delete_entity_memberships(cur, user_id, "u")
         sessions_db.delete_for_user(cur, user_id)
         users_db.mark_deleted(cur, user_id)
-        audit.record(
-            cur,
-            operation="delete",
-            resource_type="user",
-            resource=user.username,
-            username=ctx.username or "",
-            client_ip=client_ip,
-        )
+        _record(cur, ctx, "delete", user, client_ip)
 
 
 def bootstrap(db: Database, hasher: Hasher, admin_password: str) -> None:

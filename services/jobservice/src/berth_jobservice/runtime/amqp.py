@@ -39,6 +39,15 @@ AMQP_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def close_quietly(connection: Any) -> None:
+    """Close a pika connection if it is still open; a broker that is already gone is no error here."""
+    if connection is not None and connection.is_open:
+        try:
+            connection.close()
+        except AMQP_ERRORS:
+            pass
+
+
 class PublishError(RuntimeError):
     """A message could not be published with a confirm (broker down, nack, unroutable)."""
 
@@ -269,11 +278,7 @@ class Publisher:
     def _reset(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         self._declared.clear()
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except AMQP_ERRORS:
-                pass
+        close_quietly(connection)
 
 
 def _describe(exc: BaseException) -> str:

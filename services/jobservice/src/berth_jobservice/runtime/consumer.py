@@ -23,7 +23,7 @@ import pika.exceptions
 import structlog
 
 from berth_jobservice.jobs.base import JobRegistry
-from berth_jobservice.runtime.amqp import AMQP_ERRORS, Backoff, Topology, connection_parameters
+from berth_jobservice.runtime.amqp import AMQP_ERRORS, Backoff, Topology, close_quietly, connection_parameters
 from berth_jobservice.runtime.threads import WorkerPool
 from berth_jobservice.runtime.worker import Outcome, TaskRunner
 
@@ -235,8 +235,4 @@ class JobConsumer(threading.Thread):
             orphaned, self._pending_settles = len(self._pending_settles), set()
         if orphaned:
             self._done(orphaned)
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except AMQP_ERRORS:
-                pass
+        close_quietly(connection)

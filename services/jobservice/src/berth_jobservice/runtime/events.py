@@ -18,7 +18,7 @@ import structlog
 
 from berth_common.db import Database
 from berth_jobservice.jobs.base import JobRegistry
-from berth_jobservice.runtime.amqp import AMQP_ERRORS, Backoff, Publisher, Topology, connection_parameters
+from berth_jobservice.runtime.amqp import AMQP_ERRORS, Backoff, Publisher, Topology, close_quietly, connection_parameters
 from berth_jobservice.services import webhooks
 
 log = structlog.get_logger(__name__)
@@ -72,11 +72,7 @@ class WebhookDispatcher(threading.Thread):
                 log.warning("webhook_dispatcher_disconnected", error=type(exc).__name__)
             finally:
                 self.connected.clear()
-                if connection is not None and connection.is_open:
-                    try:
-                        connection.close()
-                    except AMQP_ERRORS:
-                        pass
+                close_quietly(connection)
             if not self._closing.is_set():
                 self._closing.wait(backoff.next())
 

@@ -46,10 +46,9 @@ def release(db: Database, task: Task, owner: str, message: str) -> bool:
 def fail_pending(db: Database, task_id: int, message: str) -> Task | None:
     """A Pending task that can never run → Error (execution refreshed)."""
     with db.transaction() as cur:
-        task = tasks_db.get(cur, task_id)
+        task = _lock_execution_of(cur, task_id)
         if task is None:
             return None
-        executions_db.lock(cur, task.execution_id)
         failed = tasks_db.fail_pending(cur, task_id, message)
         if failed is not None:
             executions_db.refresh_status(cur, task.execution_id)
@@ -59,14 +58,21 @@ def fail_pending(db: Database, task_id: int, message: str) -> Task | None:
 def reclaim(db: Database, task_id: int, max_interruptions: int) -> Task | None:
     """A Running task whose owner died → Pending (or Error after too many interruptions)."""
     with db.transaction() as cur:
-        task = tasks_db.get(cur, task_id)
+        task = _lock_execution_of(cur, task_id)
         if task is None:
             return None
-        executions_db.lock(cur, task.execution_id)
         reclaimed = tasks_db.reclaim(cur, task_id, max_interruptions)
         if reclaimed is not None and reclaimed.final:
             executions_db.refresh_status(cur, task.execution_id)
         return reclaimed
+
+
+def _lock_execution_of(cur, task_id: int) -> Task | None:
+    """The task, after locking its execution row first (see the module docstring); None for an unknown id."""
+    task = tasks_db.get(cur, task_id)
+    if task is not None:
+        executions_db.lock(cur, task.execution_id)
+    return task
 
 
 def mark_enqueued(db: Database, confirmed: list[tuple[int, int]]) -> None:
@@ -83,10 +89,9 @@ def stop(db: Database, task_id: int) -> Task | None:
     returned unchanged.
     """
     with db.transaction() as cur:
-        task = tasks_db.get(cur, task_id)
+        task = _lock_execution_of(cur, task_id)
         if task is None:
             return None
-        executions_db.lock(cur, task.execution_id)
         stopped = tasks_db.request_stop(cur, task_id)
         if stopped is None:
             return tasks_db.get(cur, task_id)

@@ -9,6 +9,7 @@ from berth_registry.api import common
 bp = Blueprint("base", __name__)
 
 API_VERSION_HEADER = "Docker-Distribution-API-Version"
+API_VERSION = "registry/2.0"
 
 
 @bp.get("/v2/")
@@ -20,5 +21,5 @@ def api_version() -> Response:
 
 def add_api_version(response: Response) -> Response:
     """Every answer carries the API version, the 401 of the first ping included (docker checks it)."""
-    response.headers[API_VERSION_HEADER] = "registry/2.0"
+    response.headers[API_VERSION_HEADER] = API_VERSION
     return response

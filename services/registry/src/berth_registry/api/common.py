@@ -47,9 +47,8 @@ def principal(scopes: list[str]) -> Principal:
     if cached is not None:
         return cached
     verifier: TokenVerifier = service("tokens")
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
         raise Unauthorized("authentication required", headers=verifier.challenge(scopes))
     try:
         verified = verifier.verify(token)
@@ -58,6 +57,13 @@ def principal(scopes: list[str]) -> Principal:
         raise Unauthorized("invalid or expired token", headers=verifier.challenge(scopes, error="invalid_token")) from None
     g.berth_principal = verified
     return verified
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme in any case), or None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def require(repo: RepositoryName, action: str, challenge: tuple[str, ...] | None = None) -> Principal:
@@ -94,13 +100,22 @@ def require_catalog() -> Principal:
 
 def client_ip() -> str:
     """The client's address as the proxy saw it: X-Real-IP, else the first X-Forwarded-For hop."""
-    real = request.headers.get("X-Real-IP", "").strip()
+    return client_ip_of(request.headers.get("X-Real-IP"), request.headers.get("X-Forwarded-For"), request.remote_addr)
+
+
+def client_ip_of(real_ip: str | None, forwarded_for: str | None, remote_addr: str | None) -> str:
+    """:func:`client_ip` from the raw header values (also used outside Flask's request context)."""
+    real = (real_ip or "").strip()
     if real:
         return real
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",", 1)[0].strip()
-    return forwarded or request.remote_addr or ""
+    forwarded = (forwarded_for or "").split(",", 1)[0].strip()
+    return forwarded or remote_addr or ""
 
 
 def actor(bearer: Principal) -> Actor:
+    return actor_of(bearer, client_ip())
+
+
+def actor_of(bearer: Principal, ip: str) -> Actor:
     # Anonymous tokens have an empty subject; Harbor's audit log and events call them "anonymous".
-    return Actor(bearer.subject or "anonymous", client_ip())
+    return Actor(bearer.subject or "anonymous", ip)

@@ -1,18 +1,37 @@
-"""``/v2/<name>/blobs/uploads/``: start (or mount, or single-POST), PATCH, PUT, status, cancel."""
+"""``/v2/<name>/blobs/uploads/``: start (or mount, or single-POST), PATCH, PUT, status, cancel.
+
+Also the access check nginx makes before it spools a large upload body to disk
+(:mod:`berth_registry.storage.spool`): only a request whose token may push there gets its body
+written to the spool; any other is passed through unspooled and answered here as usual.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
+from urllib.parse import unquote
+
+import structlog
 from flask import Blueprint, Response, request
 
 from berth_registry import names
 from berth_registry.api import common
 from berth_registry.db.blobs import Blob
 from berth_registry.names import RepositoryName
-from berth_registry.services.uploads import Progress
+from berth_registry.services.exceptions import RegistryError, UploadInvalid
+from berth_registry.services.uploads import Progress, RequestBody
+from berth_registry.storage import spool
+
+log = structlog.get_logger(__name__)
 
 bp = Blueprint("uploads", __name__)
 
 PUSH = ("pull", "push")
+# nginx's auth_request target (outside /v2/, so the proxy never routes a client here).
+ACCESS_CHECK_PATH = "/_berth/upload-access"
+ORIGINAL_URI_HEADER = "X-Original-URI"
+_UPLOAD_URI = re.compile(r"/v2/(?P<name>.+)/blobs/uploads/[^/]*")
 
 
 def _progress(progress: Progress, status: int) -> Response:
@@ -37,7 +56,8 @@ def start_upload(name: str) -> Response:
     uploads = common.service("uploads")
     digest = request.args.get("digest")
     if digest is not None and mount is None:
-        blob = uploads.monolithic(repo, bearer.subject, digest, request.stream, request.content_length)
+        with _request_body() as body:
+            blob = uploads.monolithic(repo, bearer.subject, digest, body)
         return _created(repo, blob)
     return _progress(uploads.start(repo, bearer.subject), 202)
 
@@ -64,9 +84,8 @@ def upload_status(name: str, upload_id: str) -> Response:
 def append_chunk(name: str, upload_id: str) -> Response:
     repo = common.repository(name)
     common.require(repo, "push", PUSH)
-    progress = common.service("uploads").append(
-        repo, upload_id, request.stream, request.headers.get("Content-Range"), request.content_length
-    )
+    with _request_body() as body:
+        progress = common.service("uploads").append(repo, upload_id, body, request.headers.get("Content-Range"))
     return _progress(progress, 202)
 
 
@@ -74,14 +93,8 @@ def append_chunk(name: str, upload_id: str) -> Response:
 def finish_upload(name: str, upload_id: str) -> Response:
     repo = common.repository(name)
     common.require(repo, "push", PUSH)
-    blob = common.service("uploads").finish(
-        repo,
-        upload_id,
-        request.args.get("digest", ""),
-        request.stream,
-        request.headers.get("Content-Range"),
-        request.content_length,
-    )
+    with _request_body() as body:
+        blob = common.service("uploads").finish(repo, upload_id, request.args.get("digest", ""), body, request.headers.get("Content-Range"))
     return _created(repo, blob)
 
 
@@ -91,3 +104,42 @@ def cancel_upload(name: str, upload_id: str) -> Response:
     common.require(repo, "push", PUSH)
     common.service("uploads").cancel(repo, upload_id)
     return common.empty(204)
+
+
+@bp.get(ACCESS_CHECK_PATH)
+def upload_access() -> Response:
+    """nginx asks before spooling an upload body: 204 if the token may push to the repository.
+
+    Whatever else (no or a bad token, no push right, a malformed name or URI) answers 403, on
+    which nginx passes the request through unspooled, so that the upload view answers it with
+    the precise error (a 401 challenge, 403 DENIED, 400 NAME_INVALID...) before reading the body.
+    nginx acts only on the status; 204 and 403 are the only answers it expects.
+    """
+    match = _UPLOAD_URI.fullmatch(request.headers.get(ORIGINAL_URI_HEADER, "").split("?", 1)[0])
+    if match is None:
+        return common.empty(403)
+    try:
+        common.require(common.repository(unquote(match["name"])), "push", PUSH)
+    except (RegistryError, names.InvalidRepositoryName):
+        return common.empty(403)
+    return common.empty(204)
+
+
+@contextlib.contextmanager
+def _request_body() -> Iterator[RequestBody]:
+    """The body to store: the file nginx spooled (if the spool is configured), else the stream.
+
+    Without a configured spool folder the header means nothing and is ignored.
+    """
+    named = request.headers.get(spool.HEADER)
+    folder = common.service("settings").upload_spool_dir
+    if not named or not folder:
+        yield RequestBody.streamed(request.stream, request.content_length)
+        return
+    try:
+        spooled = spool.Spool(folder).open(named)
+    except spool.SpoolRefused as exc:
+        log.warning("spooled_body_refused", reason=str(exc))
+        raise UploadInvalid("the upload body cannot be read") from None
+    with spooled:
+        yield RequestBody.spooled(spooled.file)

@@ -1,14 +1,20 @@
-"""Event rows for the outbox relay and audit-log rows, written inside the caller's transaction."""
+"""Event rows for the outbox relay and audit-log rows, written inside the caller's transaction.
+
+Rows go in with COPY: a batch of buffered pulls is thousands of rows a second under load, and
+COPY takes them in one round trip without per-row SQL to build (in the registry) or to parse
+(in PostgreSQL).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg2.extensions
-import psycopg2.extras
 
 Cursor = psycopg2.extensions.cursor
 
@@ -32,16 +38,38 @@ class AuditRecord:
 
 
 def add_events(cur: Cursor, events: Iterable[OutboxEvent]) -> None:
-    rows = [(e.event_type, e.ordering_key, psycopg2.extras.Json(dict(e.payload))) for e in events]
-    if rows:
-        psycopg2.extras.execute_values(cur, "INSERT INTO outbox (event_type, ordering_key, payload) VALUES %s", rows)
+    _copy(cur, "outbox (event_type, ordering_key, payload)", ((e.event_type, e.ordering_key, json.dumps(dict(e.payload))) for e in events))
 
 
 def add_audit(cur: Cursor, records: Iterable[AuditRecord]) -> None:
-    rows = [(r.project_id, r.operation, r.resource_type, r.resource[:1024], r.username[:255], r.client_ip[:64], r.op_time) for r in records]
-    if rows:
-        psycopg2.extras.execute_values(
-            cur,
-            "INSERT INTO audit_log (project_id, operation, resource_type, resource, username, client_ip, op_time) VALUES %s",
-            rows,
-        )
+    _copy(
+        cur,
+        "audit_log (project_id, operation, resource_type, resource, username, client_ip, op_time)",
+        ((r.project_id, r.operation, r.resource_type, r.resource[:1024], r.username[:255], r.client_ip[:64], r.op_time) for r in records),
+    )
+
+
+# COPY's text format: tab-separated columns, one row per line, \N for NULL, backslash escapes.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy(cur: Cursor, target: str, rows: Iterable[Sequence[Any]]) -> None:
+    """COPY ``rows`` into ``target`` (a constant "table (columns)" of this module)."""
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_value(value) for value in row))
+        buffer.write("\n")
+    if buffer.tell():
+        buffer.seek(0)
+        cur.copy_expert(f"COPY {target} FROM STDIN", buffer)
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.translate(_COPY_ESCAPES)
+    return text

@@ -85,12 +85,19 @@ class TokenVerifier:
         self._cache: dict[str, Principal] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token already verified and not yet expired, else None (no RSA work)."""
+        cached = self._cache.get(token)
+        if cached is not None and cached.expires_at + LEEWAY_SECONDS > time.time():
+            return cached
+        return None
+
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; raises InvalidToken."""
-        now = time.time()
-        cached = self._cache.get(token)
-        if cached is not None and cached.expires_at + LEEWAY_SECONDS > now:
+        cached = self.cached(token)
+        if cached is not None:
             return cached
+        now = time.time()
         try:
             claims = jwt.decode(
                 token,

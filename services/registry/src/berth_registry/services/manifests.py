@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from berth_registry import names
 from berth_registry.db import artifacts, blobs, outbox, projects, read_cursor, repositories, tags
-from berth_registry.db.artifacts import NewArtifact, Reference, Referrer
+from berth_registry.db.artifacts import ManifestRef, NewArtifact, Reference, Referrer
 from berth_registry.db.projects import Project
 from berth_registry.db.repositories import Repository
 from berth_registry.names import RepositoryName
@@ -40,6 +40,7 @@ from berth_registry.services.exceptions import (
 )
 from berth_registry.services.manifest_formats import IMAGE_CONFIGS, Manifest, image_attributes, parse
 from berth_registry.services.policy import Policy, TagChange
+from berth_registry.services.ref_cache import ManifestRefCache
 from berth_registry.storage import paths
 from berth_registry.storage.base import PathNotFound, StorageDriver
 
@@ -121,22 +122,47 @@ class _Push:
 
 class ManifestService:
     def __init__(
-        self, db: Any, storage: StorageDriver, policy: Policy, pulls: PullRecorder, cache: ManifestCache, registry_host: str
+        self,
+        db: Any,
+        storage: StorageDriver,
+        policy: Policy,
+        pulls: PullRecorder,
+        cache: ManifestCache,
+        refs: ManifestRefCache,
+        registry_host: str,
     ) -> None:
         self.db = db
         self.storage = storage
         self.policy = policy
         self.pulls = pulls
         self.cache = cache
+        self.refs = refs
         self.registry_host = registry_host
 
     # -- pull ----------------------------------------------------------------------------------
 
     def get(self, repository: RepositoryName, reference: str, *, with_body: bool, actor: Actor | None = None) -> ManifestContent:
         """Resolve a tag or digest; with ``with_body`` load the bytes and record a pull by ``actor``."""
+        ref = self.resolve(repository, reference)
+        body = None
+        if with_body:
+            body = self._load(ref.digest)
+            if actor is not None:
+                self.record_pull(ref, reference, actor)
+        return ManifestContent(ref.digest, ref.media_type, ref.size, body)
+
+    def resolve(self, repository: RepositoryName, reference: str) -> ManifestRef:
+        """The artifact a tag or digest names, from the reference cache or the database.
+
+        Raises DigestInvalid, InvalidTag, RepositoryUnknown or ManifestUnknown.
+        """
+        ref = self.refs.get(repository.full, reference)
+        if ref is not None:
+            return ref  # only valid references that resolved are cached
         by_digest = _is_digest_reference(reference)
         if not by_digest:
             names.tag(reference)
+        since = self.refs.generation()
         with read_cursor(self.db) as cur:
             if by_digest:
                 ref = artifacts.resolve_digest(cur, repository.full, reference)
@@ -146,14 +172,17 @@ class ManifestService:
                 raise RepositoryUnknown(detail={"name": repository.full})
         if ref is None:
             raise ManifestUnknown(detail={"reference": reference})
-        body = None
-        if with_body:
-            body = self._load(ref.digest)
-            if actor is not None:
-                self.pulls.record(
-                    Pull(ref.repository_id, ref.artifact_id, ref.digest, ref.tag_id, None if by_digest else reference, actor, events.now())
-                )
-        return ManifestContent(ref.digest, ref.media_type, ref.size, body)
+        self.refs.put(repository.full, reference, ref, since)
+        return ref
+
+    def cached_body(self, digest: str) -> bytes | None:
+        """The manifest's verified bytes if this process holds them (no storage read)."""
+        return self.cache.get(digest)
+
+    def record_pull(self, ref: ManifestRef, reference: str, actor: Actor) -> None:
+        """Buffer the pull of ``ref`` by ``actor`` (events, audit, pull time and count follow)."""
+        tag = None if ref.tag_id is None else reference  # resolved by digest: no tag
+        self.pulls.record(Pull(ref.repository_id, ref.artifact_id, ref.digest, ref.tag_id, tag, actor, events.now()))
 
     def _load(self, digest: str) -> bytes:
         body = self.cache.get(digest)
@@ -214,6 +243,8 @@ class ManifestService:
             # leaves only unreferenced content-addressed bytes behind.
             for stored_digest, content in push.to_store:
                 self.storage.put_content(paths.blob_data(stored_digest), content)
+        # Other processes learn of the moved tags from the database's notification.
+        self.refs.invalidate(push.repository.repository_id)
         for stored_digest, content in push.to_store:
             self.cache.put(stored_digest, content)
         return PushResult(digest, manifest.subject.digest if manifest.subject else None, new_tags)
@@ -370,6 +401,7 @@ class ManifestService:
                 self._delete_artifact(cur, push, reference, actor)
             else:
                 self._delete_tag(cur, push, reference, actor)
+        self.refs.invalidate(repo.repository_id)
 
     def _delete_artifact(self, cur: Any, push: _Push, digest: str, actor: Actor) -> None:
         artifact_id = artifacts.ids_in_repository(cur, push.repository.repository_id, [digest]).get(digest)

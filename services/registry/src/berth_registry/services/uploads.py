@@ -1,7 +1,9 @@
 """Blob upload sessions: POST starts one, PATCH appends, PUT finishes, DELETE cancels.
 
 Bytes stream from the request to the storage driver in bounded reads while the digest is
-computed; no database connection is held meanwhile. The session row (``blob_uploads``) keeps
+computed; no database connection is held meanwhile. A body nginx already wrote to its upload
+spool (:mod:`berth_registry.storage.spool`) is handed to the driver whole, which links or copies
+it without Python reading it, and is then hashed from the page cache. The session row (``blob_uploads``) keeps
 the offset and the hash state after every request, so another registry process can continue
 or finish the upload after a restart. A writer holds a lease on the row for the duration of a
 request, so two requests can never interleave bytes of one upload.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
 import time
 import uuid
@@ -31,7 +34,7 @@ from berth_registry.services.blobs import READ_SIZE, BlobService
 from berth_registry.services.exceptions import DigestInvalid, RangeNotSatisfiable, SizeInvalid, UploadInvalid, UploadUnknown
 from berth_registry.services.policy import Policy
 from berth_registry.storage import paths
-from berth_registry.storage.base import FileWriter, PathNotFound, StorageDriver
+from berth_registry.storage.base import FileWriter, LocalFile, PathNotFound, StorageDriver
 
 LEASE_SECONDS = 120.0
 RENEW_AFTER_SECONDS = 30.0
@@ -40,6 +43,23 @@ _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 
 class UploadBusy(UploadInvalid):
     """Another request holds the session's writer lease."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestBody:
+    """What a PATCH, PUT or POST carries: a stream from the client, or a file nginx already received."""
+
+    stream: BinaryIO | None
+    length: int | None  # Content-Length (the file's size when spooled); None for a chunked stream
+    file: LocalFile | None = None
+
+    @classmethod
+    def streamed(cls, stream: BinaryIO, content_length: int | None) -> RequestBody:
+        return cls(stream, content_length)
+
+    @classmethod
+    def spooled(cls, file: LocalFile) -> RequestBody:
+        return cls(None, file.size, file)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,20 +140,18 @@ class UploadService:
                 raise UploadUnknown(detail={"upload": upload_id}) from None
             return Progress(repository.full, parsed, upload.size)
 
-    def append(
-        self, repository: RepositoryName, upload_id: str, stream: BinaryIO, content_range: str | None, content_length: int | None
-    ) -> Progress:
+    def append(self, repository: RepositoryName, upload_id: str, body: RequestBody, content_range: str | None) -> Progress:
         """PATCH: add a chunk (with Content-Range) or a stream (without) to the session."""
         self.policy.require_writable()
         parsed = names.upload_id(upload_id)
-        chunk = self._chunk(content_range, content_length)
+        chunk = self._chunk(content_range, body.length)
         with self._lease(repository, parsed) as session:
             writer = self.storage.writer(self._data(parsed), append=True)
             try:
                 self._reconcile(session, writer.size)
                 self._check_start(repository, session, chunk)
                 hasher = self._resume(session, None)
-                self._receive(session, writer, hasher, stream, content_length)
+                self._receive(session, writer, hasher, body)
             finally:
                 self._close(session, writer)
         return Progress(repository.full, parsed, session.size)
@@ -143,9 +161,8 @@ class UploadService:
         repository: RepositoryName,
         upload_id: str,
         digest: str,
-        stream: BinaryIO,
+        body: RequestBody,
         content_range: str | None,
-        content_length: int | None,
     ) -> Blob:
         """PUT ?digest=: take the last bytes, verify the digest, make the blob visible."""
         self.policy.require_writable()
@@ -156,7 +173,7 @@ class UploadService:
         except names.InvalidDigest as exc:
             raise DigestInvalid(str(exc), detail={"digest": digest}) from None
         algorithm = digest.split(":", 1)[0]
-        chunk = self._chunk(content_range, content_length)
+        chunk = self._chunk(content_range, body.length)
         data = self._data(parsed)
         session: _Session | None = None
         try:
@@ -166,7 +183,7 @@ class UploadService:
                     self._reconcile(session, writer.size)
                     self._check_start(repository, session, chunk)
                     hasher = self._resume(session, algorithm)
-                    hasher = self._receive(session, writer, hasher, stream, content_length)
+                    hasher = self._receive(session, writer, hasher, body)
                     # From here on the session ends whatever the outcome (as in distribution).
                     session.consumed = True
                     if hasher is not None and hasher.digest() != digest:
@@ -183,11 +200,11 @@ class UploadService:
             if session is not None and session.consumed:
                 self._discard(parsed)
 
-    def monolithic(self, repository: RepositoryName, username: str, digest: str, stream: BinaryIO, content_length: int | None) -> Blob:
+    def monolithic(self, repository: RepositoryName, username: str, digest: str, body: RequestBody) -> Blob:
         """POST ?digest= with the whole blob as body: a session that ends in the same request."""
         progress = self.start(repository, username)
         try:
-            return self.finish(repository, str(progress.upload_id), digest, stream, None, content_length)
+            return self.finish(repository, str(progress.upload_id), digest, body, None)
         except BaseException:
             with contextlib.suppress(UploadUnknown, UploadInvalid):
                 self.cancel(repository, str(progress.upload_id))
@@ -266,10 +283,11 @@ class UploadService:
             return None
         return hasher
 
-    def _receive(
-        self, session: _Session, writer: FileWriter, hasher: ResumableHash | None, stream: BinaryIO, content_length: int | None
-    ) -> ResumableHash | None:
+    def _receive(self, session: _Session, writer: FileWriter, hasher: ResumableHash | None, body: RequestBody) -> ResumableHash | None:
         """Copy the request body to storage in bounded reads, hashing as it goes."""
+        if body.file is not None:
+            return self._receive_file(session, writer, hasher, body.file)
+        stream, content_length = body.stream, body.length
         received = 0
         in_step = True  # whether the hash has seen exactly the bytes the writer took
         try:
@@ -286,6 +304,28 @@ class UploadService:
             session.hash_state = hasher.state() if hasher is not None and in_step and hasher.offset == writer.size else None
         if content_length is not None and received != content_length:
             raise SizeInvalid(f"received {received} bytes, Content-Length said {content_length}")
+        return hasher
+
+    def _receive_file(self, session: _Session, writer: FileWriter, hasher: ResumableHash | None, source: LocalFile) -> ResumableHash | None:
+        """Give a spooled body to storage whole, then hash it from the page cache.
+
+        Storage goes first so that the filesystem driver's background sync writes the bytes
+        to disk while they are hashed; the digest is checked before anything becomes visible.
+        """
+        try:
+            writer.append_file(source)
+            if hasher is not None:
+                offset = 0
+                while offset < source.size:
+                    chunk = os.pread(source.fd, min(READ_SIZE, source.size - offset), offset)
+                    if not chunk:
+                        raise UploadInvalid("the spooled upload body is shorter than nginx reported")
+                    hasher.update(chunk)
+                    offset += len(chunk)
+                    self._renew_if_due(session)
+        finally:
+            session.size = writer.size
+            session.hash_state = hasher.state() if hasher is not None and hasher.offset == writer.size else None
         return hasher
 
     def _renew_if_due(self, session: _Session) -> None:

@@ -25,6 +25,9 @@ Contract (after distribution's ``storagedriver.StorageDriver``):
   (or redirects are switched off).
 * ``local_path`` returns the file behind ``path`` on the local disk, or None (only the filesystem
   driver has one); the registry uses it for nginx's X-Accel-Redirect fast path.
+* ``FileWriter.append_file`` appends a whole local file (an upload body nginx spooled to disk);
+  a driver may take the bytes any way it likes (the filesystem driver hard-links or copies in
+  the kernel) as long as the result equals ``write`` of the same bytes.
 
 :class:`CheckedDriver` wraps every driver that :func:`berth_registry.storage.factory.create`
 builds: it rejects malformed paths before a backend sees them (so no path can reach outside the
@@ -36,6 +39,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +56,8 @@ T = TypeVar("T")
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 # Operations slower than this are logged (seconds).
 DEFAULT_SLOW_SECONDS = 2.0
+# Bounded reads when a local file is streamed into a writer.
+FILE_COPY_CHUNK = 1024 * 1024
 
 
 class StorageError(Exception):
@@ -93,6 +99,23 @@ class FileInfo:
 EPOCH = dt.datetime.fromtimestamp(0, dt.UTC)
 
 
+@dataclasses.dataclass(frozen=True)
+class LocalFile:
+    """A complete file on this machine that a writer may take bytes from (``FileWriter.append_file``).
+
+    ``fd`` is an open, readable descriptor of the file (the caller owns and closes it) and
+    ``size`` its length; ``path`` names the same file, so that a driver on the same filesystem
+    may hard-link it rather than copy it, after checking the link reaches the very file behind
+    ``fd``. The file is handed over: a driver never moves or removes the caller's name for it,
+    but once it is linked, later writes to the pending content change it too, so the caller
+    must not rely on its content after the call (an upload body nginx spooled is discarded).
+    """
+
+    path: str
+    fd: int
+    size: int
+
+
 def validate_path(path: str, driver: str, *, allow_root: bool = False) -> str:
     """Return ``path`` if it is ``/seg/seg...`` of ``[A-Za-z0-9._-]`` segments, else raise InvalidPath.
 
@@ -126,6 +149,21 @@ class FileWriter(abc.ABC):
     @abc.abstractmethod
     def write(self, data: bytes) -> int:
         """Append ``data``; returns the number of bytes taken (always all of them)."""
+
+    def append_file(self, source: LocalFile) -> None:
+        """Append the ``source.size`` bytes of ``source`` (from its start), as ``write`` would.
+
+        This default streams them through ``write`` in bounded reads, so memory stays flat.
+        Raises StorageError if the file holds fewer bytes than ``source.size``; the writer may
+        then hold part of them (``size`` says how many), as after a failed ``write``.
+        """
+        offset = 0
+        while offset < source.size:
+            chunk = os.pread(source.fd, min(FILE_COPY_CHUNK, source.size - offset), offset)
+            if not chunk:
+                raise StorageError("local", source.path, f"file ended after {offset} of {source.size} bytes")
+            self.write(chunk)
+            offset += len(chunk)
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -295,6 +333,9 @@ class _CheckedWriter(FileWriter):
 
     def write(self, data: bytes) -> int:
         return self._driver._timed("write", self._path, lambda: self._inner.write(data))
+
+    def append_file(self, source: LocalFile) -> None:
+        self._driver._timed("append_file", self._path, lambda: self._inner.append_file(source))
 
     def close(self) -> None:
         self._driver._timed("close", self._path, self._inner.close)

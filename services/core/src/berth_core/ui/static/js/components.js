@@ -1,5 +1,6 @@
 // Building blocks shared by the pages: buttons, headers, badges, alerts, toasts, modals,
-// confirmation dialogs, forms with inline errors, copy fields and tabs.
+// confirmation dialogs and the delete buttons that use them, forms with inline errors, copy fields
+// and tabs.
 // (Tables live in table.js, the usage bar and charts in charts.js.)
 
 import { ApiError } from "./api.js";
@@ -130,6 +131,30 @@ export async function confirmDialog({ title, message, confirmLabel, danger = tru
       ),
   });
   return Boolean(await result);
+}
+
+/**
+ * The trash button of a list row: asks first (confirm: {title, message}, confirmed with "Delete"
+ * unless confirmLabel says otherwise), then awaits remove(), toasts done and calls after(). A
+ * failure is toasted instead.
+ */
+export function deleteButton({ title, confirm, remove, done, after }) {
+  return button({
+    kind: "ghost",
+    small: true,
+    iconName: "trash",
+    title,
+    onClick: async () => {
+      if (!(await confirmDialog({ confirmLabel: t("common.delete"), ...confirm }))) return;
+      try {
+        await remove();
+        toast(done);
+        after();
+      } catch (error) {
+        toast(error.message, "error");
+      }
+    },
+  });
 }
 
 // --- forms ------------------------------------------------------------------------------------

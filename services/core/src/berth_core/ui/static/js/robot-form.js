@@ -2,7 +2,7 @@
 // with its permission checkboxes, the secret shown exactly once, and the row actions.
 
 import * as api from "./api.js";
-import { STAY_OPEN, alertBox, badge, button, confirmDialog, copyField, modal, modalForm, toast } from "./components.js";
+import { STAY_OPEN, alertBox, badge, button, confirmDialog, copyField, deleteButton, modal, modalForm, toast } from "./components.js";
 import { h } from "./dom.js";
 import { dateTime } from "./format.js";
 import { t } from "./i18n.js";
@@ -155,22 +155,19 @@ export function robotActions(robot, { canUpdate, canDelete, reload }) {
       toast(error.message, "error");
     }
   };
-  const remove = async () => {
-    if (!(await confirmDialog({ title: t("robot.deleteTitle"), message: t("robot.deleteConfirm", { name: robot.name }), confirmLabel: t("common.delete") }))) return;
-    try {
-      await api.del(`/robots/${robot.id}`);
-      toast(t("robot.deleted", { name: robot.name }));
-      reload();
-    } catch (error) {
-      toast(error.message, "error");
-    }
-  };
   return h(
     "span",
     { class: "row-actions" },
     canUpdate && button({ small: true, kind: "ghost", label: robot.disable ? t("robot.enable") : t("robot.disable"), onClick: toggle }),
     canUpdate && button({ small: true, kind: "ghost", iconName: "refresh", title: t("robot.refresh"), onClick: refresh }),
-    canDelete && button({ small: true, kind: "ghost", iconName: "trash", title: t("robot.delete", { name: robot.name }), onClick: remove }),
+    canDelete &&
+      deleteButton({
+        title: t("robot.delete", { name: robot.name }),
+        confirm: { title: t("robot.deleteTitle"), message: t("robot.deleteConfirm", { name: robot.name }) },
+        remove: () => api.del(`/robots/${robot.id}`),
+        done: t("robot.deleted", { name: robot.name }),
+        after: reload,
+      }),
   );
 }
 

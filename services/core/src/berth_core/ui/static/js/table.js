@@ -4,24 +4,38 @@
 import { h, mount } from "./dom.js";
 import { t } from "./i18n.js";
 import { icon } from "./icons.js";
-import { alertBox, button } from "./components.js";
+import { alertBox, button, searchBox } from "./components.js";
 
 const PAGE_SIZES = [10, 15, 25, 50, 100];
 
 /**
  * columns: [{key, label, sort (the API's sort key, optional), render(row) -> node|string,
  *            className}]
- * load({page, pageSize, sort}) -> {items, total}; sort is Harbor's "key" or "-key".
+ * load({page, pageSize, sort, search}) -> {items, total}; sort is Harbor's "key" or "-key".
+ * search: the placeholder of a search box above the table; its text reaches load() as search,
+ *         and a new text starts again at page 1.
+ * toolbar: what else stands above the table; given as an array, it shares one row with the
+ *          search box.
  * Returns {el, reload({resetPage})}.
  */
-export function dataTable({ columns, load, pageSize = 15, sort = "", empty, label, toolbar = null }) {
-  const state = { page: 1, pageSize, sort, total: 0 };
+export function dataTable({ columns, load, pageSize = 15, sort = "", empty, label, search = null, toolbar = null }) {
+  const state = { page: 1, pageSize, sort, total: 0, search: "" };
   let generation = 0;
   const thead = h("thead");
   const tbody = h("tbody");
   const footer = h("div", { class: "table-footer" });
   const table = h("table", { class: "table", "aria-label": label }, thead, tbody);
-  const el = h("div", { class: "table-wrap" }, toolbar && h("div", { class: "table-toolbar" }, toolbar), h("div", { class: "table-scroll" }, table), footer);
+  const searchInput =
+    search &&
+    searchBox({
+      placeholder: search,
+      onSearch: (text) => {
+        state.search = text;
+        go(1);
+      },
+    });
+  const tools = Array.isArray(toolbar) ? h("div", { class: "toolbar-row" }, searchInput, toolbar) : searchInput || toolbar;
+  const el = h("div", { class: "table-wrap" }, tools && h("div", { class: "table-toolbar" }, tools), h("div", { class: "table-scroll" }, table), footer);
 
   function sortState(column) {
     if (!column.sort) return null;
@@ -108,7 +122,7 @@ export function dataTable({ columns, load, pageSize = 15, sort = "", empty, labe
     table.setAttribute("aria-busy", "true");
     el.classList.add("is-loading");
     try {
-      const { items, total } = await load({ page: state.page, pageSize: state.pageSize, sort: state.sort });
+      const { items, total } = await load({ page: state.page, pageSize: state.pageSize, sort: state.sort, search: state.search });
       if (mine !== generation) return; // a newer request superseded this one
       // A delete may leave the last page empty: step back instead of showing nothing.
       if (items.length === 0 && total > 0 && state.page > 1) {
@@ -146,10 +160,19 @@ export function dataTable({ columns, load, pageSize = 15, sort = "", empty, labe
   };
 }
 
-/** A load() over a list held in the browser, for APIs without paging: sorts and slices it. */
+/** The last column of a list: the row's action buttons, under a heading only screen readers read. */
+export function actionsColumn(render) {
+  return { key: "actions", label: h("span", { class: "sr-only" }, t("common.actions")), className: "actions", render };
+}
+
+/**
+ * A load() over a list held in the browser, for APIs without paging: sorts and slices it.
+ * fetchAll receives load()'s arguments (the search text, for one).
+ */
 export function localSource(fetchAll) {
-  return async ({ page, pageSize, sort }) => {
-    const items = [...(await fetchAll())];
+  return async (params) => {
+    const { page, pageSize, sort } = params;
+    const items = [...(await fetchAll(params))];
     if (sort) {
       const key = sort.replace(/^-/, "");
       const direction = sort.startsWith("-") ? -1 : 1;

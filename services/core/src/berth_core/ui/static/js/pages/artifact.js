@@ -2,11 +2,11 @@
 // an index, its referrers (signatures, SBOMs, other accessories) and annotations.
 
 import * as api from "../api.js";
-import { button, card, confirmDialog, copyField, details, modalForm, pageHeader, toast } from "../components.js";
+import { button, card, copyField, deleteButton, details, modalForm, pageHeader, toast } from "../components.js";
 import { h, mount } from "../dom.js";
 import { bytes, dateTime, shortDigest } from "../format.js";
 import { t } from "../i18n.js";
-import { dataTable, localSource } from "../table.js";
+import { actionsColumn, dataTable, localSource } from "../table.js";
 import { loadProject, projectBadges } from "./project.js";
 import { artifactBase, platforms, pullCommand } from "./repository.js";
 
@@ -26,28 +26,16 @@ function tagsCard(base, artifact, perms, fullName) {
       { key: "command", label: t("artifact.pullCommand"), render: (tag) => copyField(pullCommand(fullName, artifact, tag.name)) },
       { key: "push_time", label: t("artifact.pushed"), sort: "push_time", render: (tag) => dateTime(tag.push_time) },
       { key: "pull_time", label: t("artifact.pulled"), sort: "pull_time", render: (tag) => dateTime(tag.pull_time) },
-      canDelete && {
-        key: "actions",
-        label: h("span", { class: "sr-only" }, t("common.actions")),
-        className: "actions",
-        render: (tag) =>
-          button({
-            kind: "ghost",
-            small: true,
-            iconName: "trash",
+      canDelete &&
+        actionsColumn((tag) =>
+          deleteButton({
             title: t("tag.delete", { name: tag.name }),
-            onClick: async () => {
-              if (!(await confirmDialog({ title: t("tag.deleteTitle"), message: t("tag.deleteConfirm", { name: tag.name }), confirmLabel: t("common.delete") }))) return;
-              try {
-                await api.del(`${base}/${artifact.digest}/tags/${encodeURIComponent(tag.name)}`);
-                toast(t("tag.deleted", { name: tag.name }));
-                table.reload();
-              } catch (error) {
-                toast(error.message, "error");
-              }
-            },
+            confirm: { title: t("tag.deleteTitle"), message: t("tag.deleteConfirm", { name: tag.name }) },
+            remove: () => api.del(`${base}/${artifact.digest}/tags/${encodeURIComponent(tag.name)}`),
+            done: t("tag.deleted", { name: tag.name }),
+            after: () => table.reload(),
           }),
-      },
+        ),
     ].filter(Boolean),
   });
   const addTag = async () => {

@@ -59,6 +59,18 @@ function changes(config, values, types) {
   return out;
 }
 
+/** Save the changed items (telling the user when there are none), then reload session and page. */
+async function save(body, reload) {
+  if (Object.keys(body).length === 0) {
+    toast(t("config.noChanges"), "info");
+    return;
+  }
+  await api.put("/configurations", body);
+  toast(t("config.saved"));
+  await loadSession();
+  reload();
+}
+
 function authForm(config, reload) {
   const ldapNames = [];
   const ldap = (name, spec) => {
@@ -94,17 +106,7 @@ function authForm(config, reload) {
   const form = createForm({
     submitLabel: t("common.save"),
     fields,
-    onSubmit: async (values) => {
-      const body = changes(config, values, types);
-      if (Object.keys(body).length === 0) {
-        toast(t("config.noChanges"), "info");
-        return;
-      }
-      await api.put("/configurations", body);
-      toast(t("config.saved"));
-      await loadSession();
-      reload();
-    },
+    onSubmit: (values) => save(changes(config, values, types), reload),
   });
   const ldapFields = ldapNames.map((name) => form.fields[name].el);
   const ldapHeading = h("h3", { class: "form-section" }, t("config.ldapSection"));
@@ -168,14 +170,7 @@ function systemForm(config, reload) {
       const body = changes(config, values, types);
       const storage = quota.toBytes(values.storage_per_project);
       if (storage !== config.storage_per_project?.value) body.storage_per_project = storage;
-      if (Object.keys(body).length === 0) {
-        toast(t("config.noChanges"), "info");
-        return;
-      }
-      await api.put("/configurations", body);
-      toast(t("config.saved"));
-      await loadSession();
-      reload();
+      await save(body, reload);
     },
   }).el;
 }

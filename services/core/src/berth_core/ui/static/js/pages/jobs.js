@@ -6,7 +6,7 @@ import { badge, button, card, confirmDialog, pageHeader, toast, unavailable } fr
 import { h, mount } from "../dom.js";
 import { dateTime, number } from "../format.js";
 import { t } from "../i18n.js";
-import { dataTable, localSource } from "../table.js";
+import { actionsColumn, dataTable, localSource } from "../table.js";
 
 /** A card whose table loads with ``fetcher``; a 404 turns the card into a "not available" note. */
 function section(title, path, tableSpec, fetcher = () => api.get(path)) {
@@ -77,18 +77,14 @@ export async function render(root, ctx) {
       { key: "count", label: t("jobs.pending"), sort: "count", className: "num", render: (q) => number(q.count) },
       { key: "latency", label: t("jobs.latency"), sort: "latency", className: "num", render: (q) => t("jobs.seconds", { n: number(q.latency) }) },
       { key: "paused", label: t("common.status"), render: (q) => (q.paused ? badge(t("jobs.paused"), "warn") : badge(t("jobs.running"), "success")) },
-      {
-        key: "actions",
-        label: h("span", { class: "sr-only" }, t("common.actions")),
-        className: "actions",
-        render: (q) =>
-          h(
-            "span",
-            { class: "row-actions" },
-            button({ small: true, kind: "ghost", label: q.paused ? t("jobs.resume") : t("jobs.pause"), onClick: () => queueAction(q.job_type, q.paused ? "resume" : "pause") }),
-            button({ small: true, kind: "ghost", label: t("jobs.stop"), onClick: () => queueAction(q.job_type, "stop") }),
-          ),
-      },
+      actionsColumn((q) =>
+        h(
+          "span",
+          { class: "row-actions" },
+          button({ small: true, kind: "ghost", label: q.paused ? t("jobs.resume") : t("jobs.pause"), onClick: () => queueAction(q.job_type, q.paused ? "resume" : "pause") }),
+          button({ small: true, kind: "ghost", label: t("jobs.stop"), onClick: () => queueAction(q.job_type, "stop") }),
+        ),
+      ),
     ],
   });
   const schedules = section(t("jobs.schedules"), "/schedules", {

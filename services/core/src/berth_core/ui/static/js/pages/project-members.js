@@ -1,12 +1,12 @@
 // Project members: users and LDAP groups with their roles; add, change role, remove.
 
 import * as api from "../api.js";
-import { badge, button, confirmDialog, modalForm, searchBox, toast } from "../components.js";
+import { badge, button, deleteButton, modalForm, toast } from "../components.js";
 import { h, mount } from "../dom.js";
 import { ROLES, roleName } from "../format.js";
 import { t } from "../i18n.js";
 import { forgetPermissions, session } from "../session.js";
-import { dataTable, localSource } from "../table.js";
+import { actionsColumn, dataTable, localSource } from "../table.js";
 
 function roleOptions() {
   return ROLES.map((role) => ({ value: role.id, label: t(role.key) }));
@@ -70,12 +70,12 @@ export async function render(root, { project, perms }) {
   const base = `/projects/${project.project_id}/members`;
   const canUpdate = perms.can("member", "update");
   const canDelete = perms.can("member", "delete");
-  let search = "";
   const table = dataTable({
     label: t("projectTab.members"),
     sort: "entity_name",
     empty: t("member.none"),
-    load: localSource(() => api.listAll(base, { entityname: search })),
+    search: t("member.search"),
+    load: localSource(({ search }) => api.listAll(base, { entityname: search })),
     columns: [
       { key: "entity_name", label: t("member.name"), sort: "entity_name", render: (m) => h("span", { class: "strong" }, m.entity_name) },
       { key: "entity_type", label: t("member.type"), sort: "entity_type", render: (m) => badge(m.entity_type === "g" ? t("member.group") : t("member.user")) },
@@ -108,43 +108,24 @@ export async function render(root, { project, perms }) {
           );
         },
       },
-      canDelete && {
-        key: "actions",
-        label: h("span", { class: "sr-only" }, t("common.actions")),
-        className: "actions",
-        render: (m) =>
-          button({
-            kind: "ghost",
-            small: true,
-            iconName: "trash",
+      canDelete &&
+        actionsColumn((m) =>
+          deleteButton({
             title: t("member.remove", { name: m.entity_name }),
-            onClick: async () => {
-              if (!(await confirmDialog({ title: t("member.removeTitle"), message: t("member.removeConfirm", { name: m.entity_name }), confirmLabel: t("common.remove") }))) return;
-              try {
-                await api.del(`${base}/${m.id}`);
-                forgetPermissions();
-                toast(t("member.removed", { name: m.entity_name }));
-                table.reload();
-              } catch (error) {
-                toast(error.message, "error");
-              }
+            confirm: { title: t("member.removeTitle"), message: t("member.removeConfirm", { name: m.entity_name }), confirmLabel: t("common.remove") },
+            remove: async () => {
+              await api.del(`${base}/${m.id}`);
+              forgetPermissions();
             },
+            done: t("member.removed", { name: m.entity_name }),
+            after: () => table.reload(),
           }),
-      },
+        ),
     ].filter(Boolean),
-    toolbar: h(
-      "div",
-      { class: "toolbar-row" },
-      searchBox({
-        placeholder: t("member.search"),
-        onSearch: (text) => {
-          search = text;
-          table.reload({ resetPage: true });
-        },
-      }),
+    toolbar: [
       perms.can("member", "create") && button({ label: t("member.addUser"), iconName: "plus", kind: "primary", onClick: async () => (await addUser(project)) && table.reload() }),
       perms.can("member", "create") && session.info.auth_mode === "ldap_auth" && button({ label: t("member.addGroup"), iconName: "users", onClick: async () => (await addGroup(project)) && table.reload() }),
-    ),
+    ],
   });
   mount(root, table.el);
 }

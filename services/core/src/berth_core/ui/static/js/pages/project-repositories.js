@@ -1,11 +1,11 @@
 // A project's repositories: search, sort, page, open one, delete where the role allows.
 
 import * as api from "../api.js";
-import { button, confirmDialog, modal, searchBox, toast } from "../components.js";
+import { button, deleteButton, modal } from "../components.js";
 import { h, mount } from "../dom.js";
 import { dateTime, number } from "../format.js";
 import { t } from "../i18n.js";
-import { dataTable } from "../table.js";
+import { actionsColumn, dataTable } from "../table.js";
 import { pushCommands } from "./project-summary.js";
 
 /** The repository name without "project/", as Harbor's portal URLs carry it. */
@@ -18,54 +18,30 @@ export function repositoryHref(project, fullName) {
 }
 
 export async function render(root, { project, perms }) {
-  let search = "";
   const canDelete = perms.can("repository", "delete");
   const table = dataTable({
     label: t("projectTab.repositories"),
     sort: "name",
     empty: t("repo.none"),
-    load: ({ page, pageSize, sort }) => api.list(`/projects/${encodeURIComponent(project.name)}/repositories`, { page, page_size: pageSize, sort, q: api.fuzzy("name", search) }),
+    search: t("repo.search"),
+    load: ({ page, pageSize, sort, search }) => api.list(`/projects/${encodeURIComponent(project.name)}/repositories`, { page, page_size: pageSize, sort, q: api.fuzzy("name", search) }),
     columns: [
       { key: "name", label: t("repo.name"), sort: "name", render: (r) => h("a", { href: repositoryHref(project, r.name), class: "strong" }, r.name) },
       { key: "artifact_count", label: t("repo.artifacts"), className: "num", render: (r) => number(r.artifact_count) },
       { key: "pull_count", label: t("repo.pulls"), sort: "pull_count", className: "num", render: (r) => number(r.pull_count) },
       { key: "update_time", label: t("repo.updated"), sort: "update_time", render: (r) => dateTime(r.update_time) },
-      canDelete && {
-        key: "actions",
-        label: h("span", { class: "sr-only" }, t("common.actions")),
-        className: "actions",
-        render: (r) =>
-          button({
-            kind: "ghost",
-            small: true,
-            iconName: "trash",
+      canDelete &&
+        actionsColumn((r) =>
+          deleteButton({
             title: t("repo.delete", { name: r.name }),
-            onClick: async () => {
-              const ok = await confirmDialog({ title: t("repo.deleteTitle"), message: t("repo.deleteConfirm", { name: r.name }), confirmLabel: t("common.delete") });
-              if (!ok) return;
-              try {
-                await api.del(`/projects/${encodeURIComponent(project.name)}/repositories/${api.repoPath(project.name, r.name)}`);
-                toast(t("repo.deleted", { name: r.name }));
-                table.reload();
-              } catch (error) {
-                toast(error.message, "error");
-              }
-            },
+            confirm: { title: t("repo.deleteTitle"), message: t("repo.deleteConfirm", { name: r.name }) },
+            remove: () => api.del(`/projects/${encodeURIComponent(project.name)}/repositories/${api.repoPath(project.name, r.name)}`),
+            done: t("repo.deleted", { name: r.name }),
+            after: () => table.reload(),
           }),
-      },
+        ),
     ].filter(Boolean),
-    toolbar: h(
-      "div",
-      { class: "toolbar-row" },
-      searchBox({
-        placeholder: t("repo.search"),
-        onSearch: (text) => {
-          search = text;
-          table.reload({ resetPage: true });
-        },
-      }),
-      perms.can("repository", "push") && button({ label: t("commands.title"), iconName: "copy", onClick: () => modal({ title: t("commands.title"), content: h("div", { class: "modal-body" }, pushCommands(project.name)) }) }),
-    ),
+    toolbar: [perms.can("repository", "push") && button({ label: t("commands.title"), iconName: "copy", onClick: () => modal({ title: t("commands.title"), content: h("div", { class: "modal-body" }, pushCommands(project.name)) }) })],
   });
   mount(root, table.el);
 }

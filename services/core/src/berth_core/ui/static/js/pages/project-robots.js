@@ -3,10 +3,10 @@
 
 import * as api from "../api.js";
 import { button } from "../components.js";
-import { h, mount } from "../dom.js";
+import { mount } from "../dom.js";
 import { t } from "../i18n.js";
 import { createRobot, robotActions, robotColumns } from "../robot-form.js";
-import { dataTable } from "../table.js";
+import { actionsColumn, dataTable } from "../table.js";
 
 export async function render(root, { project, perms }) {
   const canUpdate = perms.can("robot", "update");
@@ -18,7 +18,7 @@ export async function render(root, { project, perms }) {
     load: ({ page, pageSize, sort }) => api.list("/robots", { page, page_size: pageSize, sort, q: `Level=project,ProjectID=${project.project_id}` }),
     columns: [
       ...robotColumns(),
-      (canUpdate || canDelete) && { key: "actions", label: h("span", { class: "sr-only" }, t("common.actions")), className: "actions", render: (r) => robotActions(r, { canUpdate, canDelete, reload: () => table.reload() }) },
+      (canUpdate || canDelete) && actionsColumn((r) => robotActions(r, { canUpdate, canDelete, reload: () => table.reload() })),
     ].filter(Boolean),
     toolbar: perms.can("robot", "create") && button({ label: t("robot.newProject"), iconName: "plus", kind: "primary", onClick: async () => (await createRobot(project)) && table.reload() }),
   });

@@ -2,11 +2,11 @@
 // Shows a "not available" notice while the server has no webhook API (it answers 404).
 
 import * as api from "../api.js";
-import { STAY_OPEN, badge, button, confirmDialog, modalForm, toast, unavailable } from "../components.js";
+import { STAY_OPEN, badge, button, deleteButton, modalForm, toast, unavailable } from "../components.js";
 import { h, mount } from "../dom.js";
 import { dateTime } from "../format.js";
 import { t } from "../i18n.js";
-import { dataTable } from "../table.js";
+import { actionsColumn, dataTable } from "../table.js";
 
 // Harbor's user-facing webhook events, used when the server does not list them.
 const DEFAULT_EVENTS = ["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT", "QUOTA_EXCEED", "QUOTA_WARNING", "SCANNING_COMPLETED", "SCANNING_FAILED", "SCANNING_STOPPED", "REPLICATION", "TAG_RETENTION"];
@@ -99,34 +99,22 @@ export async function render(root, { project, perms }) {
       { key: "events", label: t("webhook.events"), render: (p) => h("span", { class: "muted small" }, (p.event_types || []).map(eventName).join(", ")) },
       { key: "last", label: t("webhook.lastDelivery"), render: (p) => lastDelivery(base, p) },
       { key: "creation_time", label: t("common.created"), sort: "creation_time", render: (p) => dateTime(p.creation_time) },
-      (canUpdate || canDelete) && {
-        key: "actions",
-        label: h("span", { class: "sr-only" }, t("common.actions")),
-        className: "actions",
-        render: (p) =>
+      (canUpdate || canDelete) &&
+        actionsColumn((p) =>
           h(
             "span",
             { class: "row-actions" },
             canUpdate && button({ small: true, kind: "ghost", label: t("common.edit"), onClick: async () => (await openPolicyForm(base, project, p)) && table.reload() }),
             canDelete &&
-              button({
-                small: true,
-                kind: "ghost",
-                iconName: "trash",
+              deleteButton({
                 title: t("webhook.delete", { name: p.name }),
-                onClick: async () => {
-                  if (!(await confirmDialog({ title: t("webhook.deleteTitle"), message: t("webhook.deleteConfirm", { name: p.name }), confirmLabel: t("common.delete") }))) return;
-                  try {
-                    await api.del(`${base}/${p.id}`);
-                    toast(t("webhook.deleted", { name: p.name }));
-                    table.reload();
-                  } catch (error) {
-                    toast(error.message, "error");
-                  }
-                },
+                confirm: { title: t("webhook.deleteTitle"), message: t("webhook.deleteConfirm", { name: p.name }) },
+                remove: () => api.del(`${base}/${p.id}`),
+                done: t("webhook.deleted", { name: p.name }),
+                after: () => table.reload(),
               }),
           ),
-      },
+        ),
     ].filter(Boolean),
     toolbar: perms.can("notification-policy", "create") && button({ label: t("webhook.new"), iconName: "plus", kind: "primary", onClick: async () => (await openPolicyForm(base, project)) && table.reload() }),
   });

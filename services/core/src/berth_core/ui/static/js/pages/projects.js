@@ -1,13 +1,13 @@
 // Projects: the summary counts, a searchable, sortable list, "new project" and delete.
 
 import * as api from "../api.js";
-import { badge, button, confirmDialog, modalForm, pageHeader, searchBox, statCard, toast } from "../components.js";
+import { badge, button, deleteButton, modalForm, pageHeader, statCard, toast } from "../components.js";
 import { h, mount } from "../dom.js";
 import { bytes, dateTime, number, roleName } from "../format.js";
 import { t } from "../i18n.js";
 import { quotaField } from "../quota.js";
 import { canCreateProject, isAdmin } from "../session.js";
-import { dataTable } from "../table.js";
+import { actionsColumn, dataTable } from "../table.js";
 
 // Harbor's rule for project names (lower case, digits and single separators).
 const PROJECT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -53,50 +53,30 @@ export async function openCreateProject() {
 
 export async function render(root, ctx) {
   ctx.setTitle(t("nav.projects"));
-  let search = "";
   const table = dataTable({
     label: t("nav.projects"),
     sort: "name",
     empty: t("project.none"),
-    load: ({ page, pageSize, sort }) => api.list("/projects", { page, page_size: pageSize, sort, q: api.fuzzy("name", search) }),
+    search: t("project.search"),
+    load: ({ page, pageSize, sort, search }) => api.list("/projects", { page, page_size: pageSize, sort, q: api.fuzzy("name", search) }),
     columns: [
       { key: "name", label: t("project.name"), sort: "name", render: (p) => h("a", { href: `/harbor/projects/${p.project_id}/repositories`, class: "strong" }, p.name) },
       { key: "public", label: t("project.access"), render: (p) => (p.metadata?.public === "true" ? badge(t("project.publicBadge"), "info") : badge(t("project.privateBadge"))) },
       { key: "role", label: t("project.role"), render: (p) => (p.current_user_role_id ? roleName(p.current_user_role_id) : isAdmin() ? t("role.sysadmin") : "—") },
       { key: "repo_count", label: t("project.repositories"), className: "num", render: (p) => number(p.repo_count) },
       { key: "creation_time", label: t("common.created"), sort: "creation_time", render: (p) => dateTime(p.creation_time) },
-      {
-        key: "actions",
-        label: h("span", { class: "sr-only" }, t("common.actions")),
-        className: "actions",
-        render: (p) =>
+      actionsColumn(
+        (p) =>
           (isAdmin() || p.current_user_role_id === 1) &&
-          button({
-            kind: "ghost",
-            small: true,
-            iconName: "trash",
+          deleteButton({
             title: t("project.delete", { name: p.name }),
-            onClick: async () => {
-              const ok = await confirmDialog({ title: t("project.deleteTitle"), message: t("project.deleteConfirm", { name: p.name }), confirmLabel: t("common.delete") });
-              if (!ok) return;
-              try {
-                await api.del(`/projects/${p.project_id}`);
-                toast(t("project.deleted", { name: p.name }));
-                table.reload();
-              } catch (error) {
-                toast(error.message, "error");
-              }
-            },
+            confirm: { title: t("project.deleteTitle"), message: t("project.deleteConfirm", { name: p.name }) },
+            remove: () => api.del(`/projects/${p.project_id}`),
+            done: t("project.deleted", { name: p.name }),
+            after: () => table.reload(),
           }),
-      },
+      ),
     ],
-    toolbar: searchBox({
-      placeholder: t("project.search"),
-      onSearch: (text) => {
-        search = text;
-        table.reload({ resetPage: true });
-      },
-    }),
   });
   const actions = canCreateProject()
     ? [button({ label: t("project.new"), iconName: "plus", kind: "primary", onClick: async () => (await openCreateProject()) && table.reload() })]

@@ -2,12 +2,12 @@
 // command, and delete where the role allows.
 
 import * as api from "../api.js";
-import { badge, button, card, confirmDialog, copyField, modal, pageHeader, searchBox, toast } from "../components.js";
+import { badge, button, card, copyField, deleteButton, modal, pageHeader } from "../components.js";
 import { h, mount } from "../dom.js";
 import { bytes, dateTime, shortDigest } from "../format.js";
 import { t } from "../i18n.js";
 import { registryHost } from "../session.js";
-import { dataTable } from "../table.js";
+import { actionsColumn, dataTable } from "../table.js";
 import { loadProject, projectBadges } from "./project.js";
 
 /** "linux/amd64"-style names of an artifact's platforms (children of an index, or its own). */
@@ -41,14 +41,14 @@ export async function render(root, ctx) {
   ctx.setTitle(fullName);
   const base = artifactBase(project, fullName);
   const pageHref = `/harbor/projects/${project.project_id}/repositories/${encodeURIComponent(short)}/artifacts-tab`;
-  let tagFilter = "";
   const canDelete = perms.can("artifact", "delete");
 
   const table = dataTable({
     label: t("artifact.list"),
     sort: "-push_time",
     empty: t("artifact.none"),
-    load: ({ page, pageSize, sort }) => api.list(base, { page, page_size: pageSize, sort, with_tag: "true", with_accessory: "true", q: api.fuzzy("tags", tagFilter) }),
+    search: t("artifact.searchTag"),
+    load: ({ page, pageSize, sort, search }) => api.list(base, { page, page_size: pageSize, sort, with_tag: "true", with_accessory: "true", q: api.fuzzy("tags", search) }),
     columns: [
       { key: "digest", label: t("artifact.digest"), sort: "digest", render: (a) => h("a", { href: `${pageHref}/artifacts/${a.digest}`, class: "mono strong", title: a.digest }, shortDigest(a.digest)) },
       { key: "tags", label: t("artifact.tags"), render: tagChips },
@@ -58,43 +58,22 @@ export async function render(root, ctx) {
       { key: "accessories", label: t("artifact.referrers"), className: "num", render: (a) => String((a.accessories || []).length) },
       { key: "push_time", label: t("artifact.pushed"), sort: "push_time", render: (a) => dateTime(a.push_time) },
       { key: "pull_time", label: t("artifact.pulled"), sort: "pull_time", render: (a) => dateTime(a.pull_time) },
-      {
-        key: "actions",
-        label: h("span", { class: "sr-only" }, t("common.actions")),
-        className: "actions",
-        render: (a) =>
-          h(
-            "span",
-            { class: "row-actions" },
-            button({ kind: "ghost", small: true, iconName: "copy", title: t("artifact.pullCommand"), onClick: () => modal({ title: t("artifact.pullCommand"), content: h("div", { class: "modal-body" }, copyField(pullCommand(fullName, a, a.tags?.[0]?.name))) }) }),
-            canDelete &&
-              button({
-                kind: "ghost",
-                small: true,
-                iconName: "trash",
-                title: t("artifact.delete"),
-                onClick: async () => {
-                  const ok = await confirmDialog({ title: t("artifact.deleteTitle"), message: t("artifact.deleteConfirm", { digest: shortDigest(a.digest) }), confirmLabel: t("common.delete") });
-                  if (!ok) return;
-                  try {
-                    await api.del(`${base}/${a.digest}`);
-                    toast(t("artifact.deleted"));
-                    table.reload();
-                  } catch (error) {
-                    toast(error.message, "error");
-                  }
-                },
-              }),
-          ),
-      },
+      actionsColumn((a) =>
+        h(
+          "span",
+          { class: "row-actions" },
+          button({ kind: "ghost", small: true, iconName: "copy", title: t("artifact.pullCommand"), onClick: () => modal({ title: t("artifact.pullCommand"), content: h("div", { class: "modal-body" }, copyField(pullCommand(fullName, a, a.tags?.[0]?.name))) }) }),
+          canDelete &&
+            deleteButton({
+              title: t("artifact.delete"),
+              confirm: { title: t("artifact.deleteTitle"), message: t("artifact.deleteConfirm", { digest: shortDigest(a.digest) }) },
+              remove: () => api.del(`${base}/${a.digest}`),
+              done: t("artifact.deleted"),
+              after: () => table.reload(),
+            }),
+        ),
+      ),
     ],
-    toolbar: searchBox({
-      placeholder: t("artifact.searchTag"),
-      onSearch: (text) => {
-        tagFilter = text;
-        table.reload({ resetPage: true });
-      },
-    }),
   });
 
   mount(

@@ -1,13 +1,13 @@
 // Administration: users — create, grant or revoke admin, reset password, delete.
 
 import * as api from "../api.js";
-import { badge, button, confirmDialog, modalForm, pageHeader, searchBox, toast } from "../components.js";
+import { badge, button, confirmDialog, modalForm, pageHeader, toast } from "../components.js";
 import { h, mount } from "../dom.js";
 import { dateTime } from "../format.js";
 import { t } from "../i18n.js";
 import { checkConfirm, checkPassword, newUserFields } from "../account.js";
 import { session } from "../session.js";
-import { dataTable } from "../table.js";
+import { actionsColumn, dataTable } from "../table.js";
 
 function createUser() {
   return modalForm({
@@ -40,7 +40,6 @@ function resetPassword(user) {
 
 export async function render(root, ctx) {
   ctx.setTitle(t("nav.users"));
-  let search = "";
   const act = async (work, message) => {
     try {
       await work();
@@ -79,22 +78,16 @@ export async function render(root, ctx) {
     label: t("nav.users"),
     sort: "username",
     empty: t("user.none"),
-    load: ({ page, pageSize, sort }) => api.list("/users", { page, page_size: pageSize, sort, q: api.fuzzy("username", search) }),
+    search: t("user.search"),
+    load: ({ page, pageSize, sort, search }) => api.list("/users", { page, page_size: pageSize, sort, q: api.fuzzy("username", search) }),
     columns: [
       { key: "username", label: t("user.username"), sort: "username", render: (u) => h("span", { class: "strong" }, u.username) },
       { key: "sysadmin_flag", label: t("user.admin"), render: (u) => (u.sysadmin_flag ? badge(t("user.adminYes"), "role") : badge(t("user.adminNo"))) },
       { key: "email", label: t("user.email"), sort: "email", render: (u) => u.email || "—" },
       { key: "realname", label: t("user.realname"), render: (u) => u.realname || "—" },
       { key: "creation_time", label: t("common.created"), sort: "creation_time", render: (u) => dateTime(u.creation_time) },
-      { key: "actions", label: h("span", { class: "sr-only" }, t("common.actions")), className: "actions", render: actions },
+      actionsColumn(actions),
     ],
-    toolbar: searchBox({
-      placeholder: t("user.search"),
-      onSearch: (text) => {
-        search = text;
-        table.reload({ resetPage: true });
-      },
-    }),
   });
   const canCreate = (session.info.auth_mode || "db_auth") === "db_auth";
   mount(
