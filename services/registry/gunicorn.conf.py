@@ -12,7 +12,9 @@ graceful_timeout = 30
 keepalive = 75
 # Two gunicorns on one machine (core, registry) would share ~/.gunicorn/gunicorn.ctl.
 control_socket_disable = True
-accesslog = None  # the app logs one JSON line per request
+accesslog = None  # nginx logs every request; the app logs its writes and errors (berth_common.web)
+# Requests are parsed by gunicorn-h1c (C) when it is installed, as the registry's package requires.
+http_parser = "auto"
 wsgi_app = "berth_registry.wsgi:app"
 
 

@@ -7,6 +7,7 @@ storage (moto's S3 server). Every push is read back and its digests compared wit
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from support.images import read_tag, write_layout
 from support.oci_client import OCI_EMPTY, OCI_MANIFEST, HttpTransport, OCIClient, digest_of
@@ -203,3 +205,54 @@ def test_blob_pull_takes_the_nginx_fast_path(stack, tmp_path):
     part = client.get_blob(f"{project}/fast", digest, byte_range="bytes=1000-1999")
     assert part.status == 206 and part.body == data[1000:2000]
     assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
+
+
+def test_large_uploads_through_the_proxy(target, tmp_path):
+    """Upload bodies of 64 KiB and more: with filesystem storage nginx spools them and the registry
+    links the file into place; with S3 they stream. Either way bytes, digests and errors are the same."""
+    project = create_project(target)
+    repo = f"{project}/large"
+    client = OCIClient(HttpTransport(target.url), credentials=ADMIN)
+    token = client.transport.fetch_token(f"{target.url}/service/token", {"service": "berth-registry",
+                                         "scope": f"repository:{repo}:pull,push"}, ADMIN)  # fmt: skip
+
+    def pulled(digest: str) -> bytes:
+        # Following S3's redirect to a presigned URL (requests drops the token on the way).
+        reply = requests.get(f"{target.url}/v2/{repo}/blobs/{digest}", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert reply.status_code == 200, reply.text
+        return reply.content
+
+    first, second = os.urandom(12 * 1024 * 1024), os.urandom(11 * 1024 * 1024 + 3)
+    # Chunked: a PATCH, then a PUT with the last chunk. The client sends each without a token
+    # first: the proxy must not spool those, and the registry answers 401 as it always does.
+    location = client.start_upload(repo).headers["Location"]
+    location = client.patch_chunk(location, first, 0).headers["Location"]
+    digest = digest_of(first + second)
+    reply = client.request("PUT", f"{location}?digest={digest}", body=second,
+                           headers={"Content-Range": f"{len(first)}-{len(first) + len(second) - 1}"})  # fmt: skip
+    assert reply.status == 201 and reply.headers["Docker-Content-Digest"] == digest
+    assert pulled(digest) == first + second
+
+    # Monolithic, by curl with its default Expect: 100-continue.
+    path = tmp_path / "blob"
+    path.write_bytes(second + first)
+    location = client.start_upload(repo).headers["Location"]
+    whole = digest_of(second + first)
+    status = run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(path), "-H", f"Authorization: Bearer {token}",
+                 f"{target.url}{location}?digest={whole}")  # fmt: skip
+    assert status == "201"
+    assert pulled(whole) == second + first
+
+    # No token: the challenge, not a stored body.
+    anonymous = requests.put(f"{target.url}{client.start_upload(repo).headers['Location']}?digest={whole}", data=first, timeout=60)
+    assert anonymous.status_code == 401 and anonymous.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer ")
+    spool = target.data / "registry" / "~spool"
+    if storage_type(target) == "filesystem":
+        assert spool.is_dir() and list(spool.iterdir()) == []  # nginx spooled there and removed its names
+    else:
+        assert not spool.exists()  # S3: nothing to link a file into, bodies stream
+
+
+def storage_type(stack: Stack) -> str:
+    return yaml.safe_load(stack.config_path.read_text()).get("storage_service", {}).get("type", "filesystem")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from berth_registry.services.events import WRITE_CHUNK
 from support.oci_client import FlaskTransport, OCIClient, expect
 from support.tokens import access
 
@@ -98,6 +99,23 @@ def test_pulls_are_buffered_then_flushed_in_one_batch(registry):
         ("pull", "artifact", f"{repo}@{digest}", "carol", "127.0.0.1"),
     ]
     assert registry.flush_pulls() == 0
+
+
+def test_a_large_batch_is_written_whole_and_in_order(registry):
+    """More pulls than one write chunk, by users whose names need COPY's escapes."""
+    repo = registry.repo()
+    registry.client(repo).push_image(repo, "v1", [b"layer"])
+    count = 2 * WRITE_CHUNK + 7
+    for index in range(count):
+        client = OCIClient(FlaskTransport(registry.app.test_client()), token=registry.token([access(repo, "pull")], sub=f"u{index}\\\t"))
+        expect(client.get_manifest(repo, "v1"), 200)
+
+    assert registry.flush_pulls() == count
+
+    assert registry.sql("SELECT pull_count FROM repositories WHERE name = %s", (repo,)) == [(count,)]
+    operators = [payload["operator"] for event_type, payload in outbox(registry, repo) if event_type == "PULL_ARTIFACT"]
+    assert operators == [f"u{index}\\\t" for index in range(count)]
+    assert [row[3] for row in audit(registry, repo) if row[0] == "pull"] == operators
 
 
 def test_background_flusher_writes_within_its_interval(make_pooled):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,49 @@ def test_refuses_a_storage_folder_nginx_cannot_enter(tmp_path):
     config = parse(yaml.safe_load((ROOT / "berth.yml.example").read_text()), private / "berth.yml")
     with pytest.raises(ConfigError, match=f"nginx serves blobs as www-data, which cannot enter {private}"):
         prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
+
+
+def test_large_upload_bodies_are_spooled_inside_the_storage_root(config, tmp_path):
+    prepared = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F")
+    spool = config.filesystem_root / "~spool"
+    assert read_env_file(prepared.env_files["registry"])["REGISTRY_UPLOAD_SPOOL_DIR"] == str(spool)
+    conf = prepared.nginx_conf.read_text()
+    assert f"client_body_temp_path {spool};" in conf and "client_body_in_file_only clean;" in conf
+    assert "auth_request /_berth/upload-access;" in conf and "error_page 401 403 = @upload_refused;" in conf
+
+    # S3 has no file to link, and compose runs proxy and registry in separate containers: large
+    # bodies are still checked first, then stream.
+    s3 = dataclasses.replace(config, storage_type="s3")
+    for prepared in (prepare_local(s3, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F"),
+                     prepare_compose(config, tmp_path / "generated")):  # fmt: skip
+        assert read_env_file(prepared.env_files["registry"])["REGISTRY_UPLOAD_SPOOL_DIR"] == ""
+        conf = prepared.nginx_conf.read_text()
+        assert "client_body_in_file_only" not in conf and "auth_request /_berth/upload-access;" in conf
+        # Every proxied request still loses a client's X-Berth-Body-File header.
+        assert 'proxy_set_header X-Berth-Body-File "";' in conf and "$request_body_file" not in conf
+
+
+def test_blob_downloads_are_read_and_written_not_sendfiled(config):
+    conf = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F").nginx_conf.read_text()
+    blobstore = conf[conf.index("location /_blobstore/") :]
+    blobstore = blobstore[: blobstore.index("\n        }")]
+    assert "sendfile off;" in blobstore and "output_buffers 2 512k;" in blobstore
+
+
+def test_upload_bodies_from_64_kib_or_of_unknown_size_are_large(config):
+    conf = prepare_local(config, "postgresql://x@127.0.0.1/berth", "amqp://g:g@127.0.0.1/%2F").nginx_conf.read_text()
+    mapping = conf[conf.index("$berth_large_upload {") :]
+    lines = mapping[: mapping.index("\n    }")].splitlines()
+    patterns = [re.compile(line.split('"')[1].removeprefix("~")) for line in lines if line.strip().startswith('"~')]
+    assert len(patterns) == 2
+
+    def large(method: str, length: str, encoding: str = "", uri: str = "/v2/p/r/blobs/uploads/u") -> bool:
+        return any(p.search(f"{method}:{length}:{encoding}:{uri}") for p in patterns)
+
+    for length in (65536, 65537, 65599, 65600, 65999, 66000, 69999, 70000, 99999, 100000, 10**9, 10**13):
+        assert large("PATCH", str(length)), length
+    for length in (0, 1, 9999, 10000, 60000, 65000, 65499, 65500, 65529, 65535):
+        assert not large("PATCH", str(length)), length
+    assert large("PUT", "", "chunked") and large("POST", "100000", uri="/v2/p/r/blobs/uploads/")
+    assert not large("GET", "100000") and not large("DELETE", "", "chunked")
+    assert not large("PUT", "100000", uri="/v2/p/r/manifests/v1") and not large("PATCH", "", "")

@@ -44,6 +44,17 @@ def test_verified_tokens_are_cached_until_they_expire(keys, verifier):
         verifier.verify(stale)
 
 
+def test_cached_answers_only_for_verified_live_tokens(keys, verifier, monkeypatch):
+    token = keys.mint([access("p/a", "pull")], ttl=60)
+    assert verifier.cached(token) is None, "never verified: no answer without RSA work"
+    principal = verifier.verify(token)
+    assert verifier.cached(token) is principal
+    # Past exp plus the leeway, the cached principal is no longer handed out.
+    later = time.time() + 60 + 11
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert verifier.cached(token) is None
+
+
 def test_public_key_file_works_like_a_certificate(keys, tmp_path):
     from cryptography.hazmat.primitives import serialization
 

@@ -1,8 +1,8 @@
 """``/v2/<name>/blobs/uploads/``: start (or mount, or single-POST), PATCH, PUT, status, cancel.
 
-Also the access check nginx makes before it spools a large upload body to disk
-(:mod:`berth_registry.storage.spool`): only a request whose token may push there gets its body
-written to the spool; any other is passed through unspooled and answered here as usual.
+Also the access check nginx makes before it takes a large upload body (and, with filesystem
+storage, spools it to disk: :mod:`berth_registry.storage.spool`): only a body the upload would
+take is read; any other request is passed on without its body and refused here as usual.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ PUSH = ("pull", "push")
 # nginx's auth_request target (outside /v2/, so the proxy never routes a client here).
 ACCESS_CHECK_PATH = "/_berth/upload-access"
 ORIGINAL_URI_HEADER = "X-Original-URI"
-_UPLOAD_URI = re.compile(r"/v2/(?P<name>.+)/blobs/uploads/[^/]*")
+_UPLOAD_URI = re.compile(r"/v2/(?P<name>.+)/blobs/uploads/(?P<upload>[^/]*)")
 
 
 def _progress(progress: Progress, status: int) -> Response:
@@ -108,21 +108,25 @@ def cancel_upload(name: str, upload_id: str) -> Response:
 
 @bp.get(ACCESS_CHECK_PATH)
 def upload_access() -> Response:
-    """nginx asks before spooling an upload body: 204 if the token may push to the repository.
+    """nginx asks before it takes a large upload body: 204 if the upload would take it.
 
-    Whatever else (no or a bad token, no push right, a malformed name or URI) answers 403, on
-    which nginx passes the request through unspooled, so that the upload view answers it with
-    the precise error (a 401 challenge, 403 DENIED, 400 NAME_INVALID...) before reading the body.
-    nginx acts only on the status; 204 and 403 are the only answers it expects.
+    That is: the token may push to the repository, the registry is writable, and the session
+    named in the URI exists (a POST starts one). Whatever else (no or a bad token, no push right,
+    a malformed name or URI, an unknown session, read-only mode) answers 403, on which nginx
+    passes the request on without its body, for the upload view to refuse with the precise
+    error (a 401 challenge, 403 DENIED, 404 BLOB_UPLOAD_UNKNOWN...), which it does from the
+    headers. nginx acts only on the status; 204 and 403 are the only answers it expects.
     """
-    match = _UPLOAD_URI.fullmatch(request.headers.get(ORIGINAL_URI_HEADER, "").split("?", 1)[0])
+    match = _UPLOAD_URI.fullmatch(request.headers.get(ORIGINAL_URI_HEADER, "").partition("?")[0])
     if match is None:
         return common.empty(403)
     try:
-        common.require(common.repository(unquote(match["name"])), "push", PUSH)
-    except (RegistryError, names.InvalidRepositoryName):
+        repo = common.repository(unquote(match["name"]))
+        common.require(repo, "push", PUSH)
+        taken = common.service("uploads").would_take_body(repo, unquote(match["upload"]) or None)
+    except (RegistryError, names.InvalidName):
         return common.empty(403)
-    return common.empty(204)
+    return common.empty(204 if taken else 403)
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ DELETE_ARTIFACT = "DELETE_ARTIFACT"
 DELETE_TAG = "DELETE_TAG"
 # A flush that keeps failing (database down) must not grow memory without bound.
 MAX_BUFFERED_PULLS = 100_000
+WRITE_CHUNK = 100  # pulls turned into rows between two writes (about a millisecond of work)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,46 +181,50 @@ class PullRecorder:
         artifact_times: dict[int, dt.datetime] = {}
         tag_times: dict[int, dt.datetime] = {}
         counts: dict[int, int] = {}
-        events: list[OutboxEvent] = []
-        records: list[AuditRecord] = []
-        for pull in batch:
-            repository = repos.get(pull.repository_id)
-            project = owners.get(repository.project_id) if repository else None
-            if repository is None or project is None:
-                continue  # deleted since the pull; nothing left to account it to
-            artifact_times[pull.artifact_id] = max(pull.when, artifact_times.get(pull.artifact_id, pull.when))
-            if pull.tag_id is not None:
-                tag_times[pull.tag_id] = max(pull.when, tag_times.get(pull.tag_id, pull.when))
-            counts[pull.repository_id] = counts.get(pull.repository_id, 0) + 1
-            tag_list = [pull.tag] if pull.tag else []
-            events.append(
-                artifact_event(
-                    PULL_ARTIFACT,
-                    registry_host=self.registry_host,
-                    project=project,
-                    repository=repository,
-                    digest=pull.digest,
-                    tags_=tag_list,
-                    actor=pull.actor,
-                    when=pull.when,
+        # In chunks, each written before the next is built: the GIL is free while PostgreSQL takes
+        # one, so request threads never wait behind a whole second's worth of pulls (a p99 of ~10 ms
+        # at 1 connection when one batch of 3 000 pulls was built in one go).
+        for start in range(0, len(batch), WRITE_CHUNK):
+            events: list[OutboxEvent] = []
+            records: list[AuditRecord] = []
+            for pull in batch[start : start + WRITE_CHUNK]:
+                repository = repos.get(pull.repository_id)
+                project = owners.get(repository.project_id) if repository else None
+                if repository is None or project is None:
+                    continue  # deleted since the pull; nothing left to account it to
+                artifact_times[pull.artifact_id] = max(pull.when, artifact_times.get(pull.artifact_id, pull.when))
+                if pull.tag_id is not None:
+                    tag_times[pull.tag_id] = max(pull.when, tag_times.get(pull.tag_id, pull.when))
+                counts[pull.repository_id] = counts.get(pull.repository_id, 0) + 1
+                tag_list = [pull.tag] if pull.tag else []
+                events.append(
+                    artifact_event(
+                        PULL_ARTIFACT,
+                        registry_host=self.registry_host,
+                        project=project,
+                        repository=repository,
+                        digest=pull.digest,
+                        tags_=tag_list,
+                        actor=pull.actor,
+                        when=pull.when,
+                    )
                 )
-            )
-            records.extend(
-                audit_records(
-                    "pull",
-                    project=project,
-                    repository=repository.name,
-                    digest=pull.digest,
-                    tags_=tag_list,
-                    actor=pull.actor,
-                    when=pull.when,
+                records.extend(
+                    audit_records(
+                        "pull",
+                        project=project,
+                        repository=repository.name,
+                        digest=pull.digest,
+                        tags_=tag_list,
+                        actor=pull.actor,
+                        when=pull.when,
+                    )
                 )
-            )
+            outbox.add_events(cur, events)
+            outbox.add_audit(cur, records)
         artifacts.record_pulls(cur, artifact_times)
         tags.record_pulls(cur, tag_times)
         repositories.add_pull_counts(cur, counts)
-        outbox.add_events(cur, events)
-        outbox.add_audit(cur, records)
 
     def close(self) -> None:
         """Stop the thread and write what is left (registered with atexit)."""

@@ -7,9 +7,12 @@ quota charge for the manifest's own bytes, the tag moves (after the immutability
 and the PUSH_ARTIFACT outbox and audit rows. The manifest bytes are written to storage at the
 end of that transaction, after every check passed, so a refused push stores nothing.
 
-The pull path is one SQL query (tag or digest to artifact, manifest size and media type) plus
-the bytes, which come from a per-process cache (content-addressed, so never stale) before the
-storage driver. A pull is recorded in memory only (services.events.PullRecorder).
+The pull path resolves the tag or digest (artifact, manifest size and media type) through the
+process's reference cache (services.ref_cache, kept true by the database's change notifications)
+or one SQL query, and takes the bytes from a per-process cache (content-addressed, so never
+stale) before the storage driver. A pull is recorded in memory only
+(services.events.PullRecorder). Pulls that every cache can answer are served by api/fast_path.py
+in front of Flask, with the same methods of this service.
 """
 
 from __future__ import annotations

@@ -180,8 +180,8 @@ class ManifestRefCache:
             self._set_live(True)
             try:
                 self._listen(conn, wake_fd)
-            except (psycopg2.Error, OSError) as exc:
-                log.warning("ref_listener_lost", error=str(exc).strip())
+            except Exception as exc:  # noqa: BLE001 - whatever broke, the cache must stop trusting it
+                log.warning("ref_listener_lost", error=str(exc).strip() or type(exc).__name__)
             finally:
                 self._set_live(False)
                 conn.close()

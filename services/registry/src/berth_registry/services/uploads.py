@@ -2,11 +2,11 @@
 
 Bytes stream from the request to the storage driver in bounded reads while the digest is
 computed; no database connection is held meanwhile. A body nginx already wrote to its upload
-spool (:mod:`berth_registry.storage.spool`) is handed to the driver whole, which links or copies
-it without Python reading it, and is then hashed from the page cache. The session row (``blob_uploads``) keeps
-the offset and the hash state after every request, so another registry process can continue
-or finish the upload after a restart. A writer holds a lease on the row for the duration of a
-request, so two requests can never interleave bytes of one upload.
+spool (:mod:`berth_registry.storage.spool`) is handed to the driver whole, which links or
+copies it without Python reading it, and is then hashed from the page cache. The session row
+(``blob_uploads``) keeps the offset and the hash state after every request, so another registry
+process can continue or finish the upload after a restart. A writer holds a lease on the row
+for the duration of a request, so two requests can never interleave bytes of one upload.
 
 The storage driver's writer is the truth about how many bytes are stored. When it disagrees
 with the row (a process died mid-chunk) the saved hash state is dropped and the finished
@@ -139,6 +139,22 @@ class UploadService:
             if upload is None:
                 raise UploadUnknown(detail={"upload": upload_id}) from None
             return Progress(repository.full, parsed, upload.size)
+
+    def would_take_body(self, repository: RepositoryName, upload_id: str | None) -> bool:
+        """Whether a body sent now to the session ``upload_id`` (None: a new single-POST upload)
+        would be taken: the registry is writable, the project and the session exist.
+
+        Asked before the proxy spools a large body, so that bodies the upload would refuse from
+        its headers alone are never stored; checks after the body (digest, quota) come later.
+        Raises the errors of the checks it makes (Denied, RepositoryUnknown, InvalidUploadId).
+        """
+        self.policy.require_writable()
+        self.policy.require_project(repository)
+        if upload_id is None:
+            return True
+        parsed = names.upload_id(upload_id)
+        with read_cursor(self.db) as cur:
+            return uploads.get(cur, parsed, repository.full) is not None
 
     def append(self, repository: RepositoryName, upload_id: str, body: RequestBody, content_range: str | None) -> Progress:
         """PATCH: add a chunk (with Content-Range) or a stream (without) to the session."""

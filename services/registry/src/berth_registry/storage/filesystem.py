@@ -2,15 +2,20 @@
 
 Path ``/a/b/c`` is the file ``<root>/a/b/c``. Content being written lives next to its final name
 in ``c~partial`` (``~`` cannot occur in a valid path, so no real file can collide with it and
-listings skip it); ``commit`` fsyncs it and renames it over ``c``, which is atomic on POSIX, and
-``writer(append=True)`` reopens it, from this process or any other. ``put_content`` does the same
-with a uniquely named ``c~tmp-<hex>``. Directories are created on demand and removed again when
-deleting, moving or cancelling leaves them empty, so the tree holds only live content.
+listings skip it); ``commit`` syncs its data (fdatasync), renames it over ``c``, which is atomic
+on POSIX, and syncs the directory; ``writer(append=True)`` reopens it, from this process or any
+other. ``put_content`` does the same with a uniquely named ``c~tmp-<hex>``. Directories are
+created on demand and removed again when deleting, moving or cancelling leaves them empty, so
+the tree holds only live content.
 
 Writes are buffered up to ``buffer_size`` (1 MiB) in one fixed buffer; a write that would fill it
-goes out together with the buffer in a single ``writev``, so large writes are never copied. Readers
-are ordinary binary file objects (streaming, seekable), and ``local_path`` gives the registry the
-real file for nginx's X-Accel-Redirect/sendfile fast path.
+goes out together with the buffer in a single ``writev``, so large writes are never copied.
+``append_file`` takes a whole local file (an upload body nginx spooled): as the first content it
+is hard-linked into place, after other bytes it is copied inside the kernel (copy_file_range).
+Large content is synced to disk behind the writes by a helper thread (``_SyncBehind``), so the
+sync in ``commit`` has little left to wait for. Readers are ordinary binary file objects
+(streaming, seekable), and ``local_path`` gives the registry the real file for nginx's
+X-Accel-Redirect fast path.
 
 Files and directories are created with the process umask applied (0666/0777), so the operator
 decides whether nginx, running as another user, may read them.
@@ -314,22 +319,19 @@ class _FilesystemWriter(FileWriter):
         temp = f"{self._full}{TEMP_INFIX}{uuid.uuid4().hex}"
         try:
             os.link(source.path, temp, follow_symlinks=False)
-        except OSError:
-            return False
-        try:
-            linked, expected, ours = os.stat(temp, follow_symlinks=False), os.fstat(source.fd), os.fstat(self._open_fd())
-            if (linked.st_dev, linked.st_ino) != (expected.st_dev, expected.st_ino) or linked.st_size != source.size:
-                raise _NotLinked
-            if (linked.st_uid, linked.st_gid) != (ours.st_uid, ours.st_gid):
-                os.chown(temp, ours.st_uid, ours.st_gid, follow_symlinks=False)
-            os.chmod(temp, stat_module.S_IMODE(ours.st_mode), follow_symlinks=False)
             fd = os.open(temp, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except (OSError, _NotLinked):
+        except OSError:
             _unlink_quietly(temp)
             return False
         try:
+            linked, expected, ours = os.fstat(fd), os.fstat(source.fd), os.fstat(self._open_fd())
+            if (linked.st_dev, linked.st_ino) != (expected.st_dev, expected.st_ino) or linked.st_size != source.size:
+                raise _NotLinked
+            if (linked.st_uid, linked.st_gid) != (ours.st_uid, ours.st_gid):
+                os.fchown(fd, ours.st_uid, ours.st_gid)
+            os.fchmod(fd, stat_module.S_IMODE(ours.st_mode))
             os.replace(temp, self._partial)
-        except OSError:
+        except (OSError, _NotLinked):
             os.close(fd)
             _unlink_quietly(temp)
             return False

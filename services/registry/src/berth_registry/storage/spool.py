@@ -1,12 +1,12 @@
 """Upload bodies that nginx received for the registry and wrote to a file (the upload spool).
 
-For large uploads with the filesystem driver, nginx first checks the bearer token with the
-registry (``auth_request``), then reads the whole body into a file of its
-``client_body_temp_path`` (the spool folder, on the same filesystem as the storage root) and
-passes only the request line and headers on, naming the file in ``X-Berth-Body-File``. The
-registry hashes the file from the page cache and hard-links it into the upload (or copies it
-inside the kernel when it appends to earlier chunks), so Python never touches the bytes twice
-and no worker thread waits on a slow client. nginx deletes its name for the file when the
+For large uploads with the filesystem driver, nginx first asks the registry whether the upload
+would take the body (``auth_request``: the token may push, the session exists), then reads the
+whole body into a file of its ``client_body_temp_path`` (the spool folder, on the same
+filesystem as the storage root) and passes only the request line and headers on, naming the
+file in ``X-Berth-Body-File``. The registry hard-links the file into the upload (or copies it
+inside the kernel when it follows earlier chunks) and reads it once, from the page cache, to
+hash it; no worker thread waits on a slow client. nginx deletes its name for the file when the
 request ends; a link the registry made keeps the data.
 
 The header is trusted only when the registry is configured with the spool folder, and only for
