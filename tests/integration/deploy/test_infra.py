@@ -1,0 +1,49 @@
+"""Private PostgreSQL and RabbitMQ, as `make up` and the test fixtures start them on a machine
+where none answers on the default port (CI's machine has system servers, so this path is
+exercised here explicitly)."""
+
+from __future__ import annotations
+
+import pika
+import psycopg2
+
+from berth_deploy import infra
+
+
+def test_private_postgres_starts_keeps_data_and_stops(open_tmp_path):
+    server = infra.PrivatePostgres(open_tmp_path / "postgres", infra.free_port())
+    server.start(open_tmp_path / "postgres.log")
+    try:
+        url = infra.ensure_database(server.url, "berth")
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
+        conn.close()
+    finally:
+        server.stop()
+    assert not infra.port_open("127.0.0.1", server.port)
+
+    again = infra.PrivatePostgres(open_tmp_path / "postgres", server.port)
+    again.start(open_tmp_path / "postgres.log")  # the existing cluster is reused, not re-created
+    try:
+        with psycopg2.connect(infra.with_database(again.url, "berth")) as conn, conn.cursor() as cur:
+            cur.execute("SELECT v FROM kept")
+            assert cur.fetchone() == (42,)
+        conn.close()
+    finally:
+        again.stop()
+
+
+def test_private_rabbitmq_starts_accepts_amqp_and_stops(open_tmp_path):
+    broker = infra.PrivateRabbitMQ(open_tmp_path / "rabbitmq", infra.free_port())
+    broker.start(open_tmp_path / "rabbitmq.log")
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(broker.url))
+        channel = connection.channel()
+        channel.queue_declare("berth-infra-test", durable=True)
+        channel.basic_publish("", "berth-infra-test", b"hello")
+        method, _properties, body = channel.basic_get("berth-infra-test", auto_ack=True)
+        assert body == b"hello" and method is not None
+        connection.close()
+    finally:
+        broker.stop()
+    assert not infra.port_open("127.0.0.1", broker.port)
