@@ -275,6 +275,7 @@ def service_environments(config: Config, addr: Addresses, database_url: str, rab
         "JOBSERVICE_UPLOAD_PURGING_AGE_HOURS": str(config.upload_purging_age_hours),
         "JOBSERVICE_UPLOAD_PURGING_INTERVAL_HOURS": str(config.upload_purging_interval_hours),
         "JOBSERVICE_UPLOAD_PURGING_DRY_RUN": str(config.upload_purging_dry_run).lower(),
+        "JOBSERVICE_UPLOAD_SPOOL_DIR": addr.upload_spool_dir,
         "JOBSERVICE_WEBHOOK_JOB_MAX_RETRY": str(config.webhook_job_max_retry),
         "JOBSERVICE_WEBHOOK_JOB_HTTP_CLIENT_TIMEOUT": str(config.webhook_job_http_client_timeout),
         "JOBSERVICE_LOG_LEVEL": level,

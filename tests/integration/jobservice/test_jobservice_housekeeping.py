@@ -135,11 +135,11 @@ def test_purge_upload_removes_abandoned_sessions_and_orphans_only(start_jobservi
     service = start_jobservice(storage=lambda: create_driver("filesystem", {"root": str(root)}))
     client = JobClient(js_db, service.publisher, service.registry)
     _, execution = run_job(client, js_db, "PURGE_UPLOAD", {"age_hours": 168, "dry_run": True})
-    assert execution.extra_attrs == {"purged_sessions": 2, "purged_orphans": 1, "dry_run": True}
+    assert execution.extra_attrs == {"purged_sessions": 2, "purged_orphans": 1, "purged_spool_files": 0, "dry_run": True}
 
     final, execution = run_job(client, js_db, "PURGE_UPLOAD", {"age_hours": 168})
     assert final.status == "Success", task_log(js_db, final.id)
-    assert execution.extra_attrs == {"purged_sessions": 2, "purged_orphans": 1, "dry_run": False}
+    assert execution.extra_attrs == {"purged_sessions": 2, "purged_orphans": 1, "purged_spool_files": 0, "dry_run": False}
     with js_db.transaction() as cur:
         cur.execute("SELECT upload_id::text FROM blob_uploads")
         rows = {row[0] for row in cur.fetchall()}

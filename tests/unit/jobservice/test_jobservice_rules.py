@@ -164,3 +164,22 @@ def test_storage_driver_comes_from_the_registry_variables(tmp_path, monkeypatch)
     driver = storage.from_environment()
     driver.put_content("/probe", b"x")
     assert (tmp_path / "probe").read_bytes() == b"x"
+
+
+def test_stale_spool_files_are_old_regular_files_only(tmp_path):
+    import os
+    import time
+
+    from berth_jobservice.jobs.purge_upload import stale_spool_files
+
+    old, fresh, folder = tmp_path / "0000000001", tmp_path / "0000000002", tmp_path / "sub"
+    old.write_bytes(b"abandoned body")
+    fresh.write_bytes(b"upload in flight")
+    folder.mkdir()
+    (tmp_path / "link").symlink_to(old)
+    two_hours_ago = time.time() - 2 * 3600
+    for path in (old, folder):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    os.utime(tmp_path / "link", (two_hours_ago, two_hours_ago), follow_symlinks=False)
+    assert stale_spool_files(str(tmp_path), 1) == [old]
+    assert stale_spool_files("", 1) == [] and stale_spool_files(str(tmp_path / "missing"), 1) == []

@@ -54,6 +54,9 @@ class JobserviceSettings(Settings):
     upload_purging_age_hours: int = setting(int, 168, minimum=1)
     upload_purging_interval_hours: int = setting(int, 24, minimum=1)
     upload_purging_dry_run: bool = setting(bool, False)
+    upload_spool_dir: str = setting(
+        str, "", help="nginx's spool folder for large upload bodies (the registry's REGISTRY_UPLOAD_SPOOL_DIR); stale files are purged"
+    )
 
     log_level: str = setting(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     syslog_address: str = setting(str, "", help="host:port of the log collector (UDP)")

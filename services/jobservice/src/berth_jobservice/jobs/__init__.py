@@ -35,7 +35,7 @@ def default_registry(
         [
             WebhookJob(max_fails=settings.webhook_job_max_retry, timeout_seconds=settings.webhook_job_http_client_timeout),
             PurgeAuditLogJob(),
-            PurgeUploadJob(storage),
+            PurgeUploadJob(storage, spool_dir=settings.upload_spool_dir),
             *extra,
         ]
     )

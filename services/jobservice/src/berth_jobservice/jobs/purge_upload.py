@@ -5,14 +5,20 @@ and no registry request holds its writer lease. The row goes first (in its own t
 no registry process can continue the session), then its storage directory. A second pass lists
 the storage's uploads directory for directories without a row (left behind by a crash between
 those two steps, or by a registry that died before writing its row) and removes those older than
-the same age. Runs every ``upload_purging_interval_hours`` from a schedule the jobservice keeps.
+the same age. A third pass removes files older than that age from nginx's upload spool folder
+(bodies of large uploads nginx was writing when it crashed; a live one is seconds old). Runs
+every ``upload_purging_interval_hours`` from a schedule the jobservice keeps.
 Parameters: ``age_hours`` (≥ 1), ``dry_run``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
+import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from berth_jobservice.db import uploads as uploads_db
@@ -28,9 +34,10 @@ class PurgeUploadJob(Job):
     max_fails = 1
     max_concurrency = 1
 
-    def __init__(self, storage: Callable[[], StorageDriver]) -> None:
+    def __init__(self, storage: Callable[[], StorageDriver], spool_dir: str = "") -> None:
         # A factory, not a driver: the storage client is built in the worker that runs the job.
         self._storage = storage
+        self._spool_dir = spool_dir
 
     def validate(self, params: Mapping[str, Any]) -> None:
         age = params.get("age_hours")
@@ -51,8 +58,11 @@ class PurgeUploadJob(Job):
             with ctx.db.transaction() as cur:
                 sessions = uploads_db.count_stale(cur, older_than_hours=age_hours)
             orphans = self._orphans(ctx, storage, age_hours)
-            ctx.log.info(f"dry run: {sessions} sessions and {len(orphans)} orphaned directories would be removed")
-            ctx.set_result(purged_sessions=sessions, purged_orphans=len(orphans), dry_run=True)
+            spooled = stale_spool_files(self._spool_dir, age_hours)
+            ctx.log.info(
+                f"dry run: {sessions} sessions, {len(orphans)} orphaned directories and {len(spooled)} spool files would be removed"
+            )
+            ctx.set_result(purged_sessions=sessions, purged_orphans=len(orphans), purged_spool_files=len(spooled), dry_run=True)
             return
 
         sessions = 0
@@ -71,8 +81,15 @@ class PurgeUploadJob(Job):
                 break
             self._remove(ctx, storage, upload_id)
             orphans += 1
-        ctx.log.info(f"{sessions} sessions and {orphans} orphaned directories removed")
-        ctx.set_result(purged_sessions=sessions, purged_orphans=orphans, dry_run=False)
+        spooled = 0
+        for path in stale_spool_files(self._spool_dir, age_hours):
+            try:
+                path.unlink()
+                spooled += 1
+            except FileNotFoundError:
+                pass  # nginx cleaned it up meanwhile
+        ctx.log.info(f"{sessions} sessions, {orphans} orphaned directories and {spooled} spool files removed")
+        ctx.set_result(purged_sessions=sessions, purged_orphans=orphans, purged_spool_files=spooled, dry_run=False)
 
     def _remove(self, ctx: JobContext, storage: StorageDriver, upload_id: str) -> None:
         try:
@@ -119,3 +136,21 @@ class PurgeUploadJob(Job):
                 continue
             times.append(stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC))
         return max(times) if times else None
+
+
+def stale_spool_files(spool_dir: str, age_hours: int) -> list[Path]:
+    """Regular files directly in ``spool_dir`` not modified for ``age_hours`` (symlinks and
+    folders are never touched); an empty or missing folder gives nothing."""
+    if not spool_dir:
+        return []
+    cutoff = time.time() - age_hours * 3600
+    stale = []
+    try:
+        entries = list(os.scandir(spool_dir))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        info = entry.stat(follow_symlinks=False)
+        if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+            stale.append(Path(entry.path))
+    return sorted(stale)
