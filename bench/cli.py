@@ -10,6 +10,10 @@ from bench.figures import Sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = ("berth", "distribution")
+# In the order they run; each reads only what it pushes itself, except that manifests and
+# listing read the image layered pushes (so choosing them runs layered too).
+SCENARIO_NAMES = ("layered", "big", "raw", "small", "manifests", "tokens", "listing")
+NEEDS = {"manifests": "layered", "listing": "layered"}
 MIB = 1 << 20
 
 FULL = Sizes(
@@ -34,6 +38,7 @@ class Options:
     workdir: Path | None
     keep: bool
     profile: bool
+    scenarios: tuple[str, ...] = SCENARIO_NAMES
 
 
 def _positive_int(text: str) -> int:
@@ -74,6 +79,15 @@ def _systems(text: str) -> tuple[str, ...]:
     return values
 
 
+def _scenarios(text: str) -> tuple[str, ...]:
+    chosen = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(chosen - set(SCENARIO_NAMES))
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(f"scenarios are {', '.join(SCENARIO_NAMES)}; got {text!r}")
+    chosen |= {NEEDS[name] for name in chosen if name in NEEDS}
+    return tuple(name for name in SCENARIO_NAMES if name in chosen)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench",
@@ -85,6 +99,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--connections", type=_connections, help="manifest GET connection counts (default 1,16,64)")
     p.add_argument("--tags", type=_positive_int, help="tags in the tag-list repository (default 10000, --quick 300)")
     p.add_argument("--systems", type=_systems, default=SYSTEMS, help="which systems to measure (default berth,distribution)")
+    p.add_argument("--scenarios", type=_scenarios, default=SCENARIO_NAMES,
+                   help=f"which scenarios to run (default all: {','.join(SCENARIO_NAMES)})")
     p.add_argument("--update-readme", action="store_true", help="rewrite the marked bench section of README.md")
     p.add_argument("--readme", type=Path, default=ROOT / "README.md", help=argparse.SUPPRESS)
     p.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results", help="where the JSON file goes")
@@ -114,4 +130,5 @@ def parse_args(argv: list[str] | None = None) -> Options:
         workdir=args.workdir,
         keep=args.keep,
         profile=args.profile,
+        scenarios=args.scenarios,
     )

@@ -23,7 +23,7 @@ import requests
 
 from bench import report
 from bench.auth import AuthError
-from bench.cli import SYSTEMS, Options, parse_args
+from bench.cli import SCENARIO_NAMES, SYSTEMS, Options, parse_args
 from bench.figures import figures, summarise
 from bench.machine import machine_info
 from bench.profiling import Profiler, py_spy
@@ -99,7 +99,7 @@ def start_systems(options: Options, workdir: Path, cleanup: contextlib.ExitStack
 
 def measure(options: Options, workdir: Path, systems: list[System], document: dict[str, Any], profiler: Profiler | None) -> None:
     setup = document["setup"]
-    for system in systems:
+    for system in systems if "listing" in options.scenarios else []:
         say(f"{system.name}: creating a repository with {options.sizes.tags} tags")
         try:
             setup[system.name] = create_tagged_repository(system, workdir, options.sizes.tags)
@@ -119,6 +119,8 @@ def measure(options: Options, workdir: Path, systems: list[System], document: di
         runs = {s.name: Run(s, f"r{index + 1}", images, options.sizes, workdir, setup.get(s.name, {}).get("repository")) for s in systems}
         errors: dict[str, dict[str, str]] = {s.name: {} for s in systems}
         for scenario, function in SCENARIOS:
+            if scenario not in options.scenarios:
+                continue
             for system in order:
                 started, known = time.perf_counter(), set(runs[system.name].values)
                 recording = contextlib.nullcontext()
@@ -163,6 +165,8 @@ def preflight(options: Options, scratch_parent: Path) -> str | None:
     if options.update_readme:
         if set(options.systems) != set(SYSTEMS):
             return "--update-readme needs both systems measured in the same run"
+        if options.scenarios != SCENARIO_NAMES:
+            return "--update-readme needs every scenario"
         try:
             report.replace_section(options.readme.read_text(), "")
         except (OSError, ValueError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cli import FULL, QUICK, parse_args
+from bench.cli import FULL, QUICK, SCENARIO_NAMES, parse_args
 
 
 def test_defaults_are_the_full_benchmark_three_runs_both_systems():
@@ -32,6 +32,13 @@ def test_overrides():
     assert options.update_readme and options.keep and str(options.workdir) == "/tmp/x"
 
 
+def test_scenarios_run_in_their_order_with_what_they_read():
+    assert parse_args([]).scenarios == SCENARIO_NAMES
+    assert parse_args(["--scenarios", "small,raw"]).scenarios == ("raw", "small")
+    # manifests reads the image that layered pushes
+    assert parse_args(["--scenarios", "manifests"]).scenarios == ("layered", "manifests")
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -43,6 +50,7 @@ def test_overrides():
         (["--connections", "0"], "within 1..1024"),
         (["--systems", "harbor"], "systems are berth, distribution"),
         (["--systems", ","], "systems are berth, distribution"),
+        (["--scenarios", "small,fast"], "scenarios are layered, big"),
     ],
 )
 def test_bad_arguments_stop_with_a_message(argv, message, capsys):

@@ -17,6 +17,8 @@ def test_update_readme_is_checked_before_anything_starts(tmp_path):
     assert problem is not None and "no section marked <!-- bench:start -->" in problem
     problem = preflight(parse_args(["--update-readme", "--systems", "distribution", "--readme", str(readme)]), tmp_path)
     assert problem == "--update-readme needs both systems measured in the same run"
+    problem = preflight(parse_args(["--update-readme", "--scenarios", "small", "--readme", str(readme)]), tmp_path)
+    assert problem == "--update-readme needs every scenario"
     readme.write_text(f"{README_START}\n{README_END}\n")
     assert preflight(parse_args(["--update-readme", "--readme", str(readme), "--quick"]), tmp_path) is None
 
