@@ -34,7 +34,7 @@ def unpublished(db) -> int:
 
 
 def make_relay(db, broker, url: str, batch_size: int = 25) -> OutboxRelay:
-    publisher = Publisher(url, broker.topology, name="relay-test")
+    publisher = Publisher(url, broker.topology, name="relay-test", events=True)
     return OutboxRelay(
         db,
         publisher,

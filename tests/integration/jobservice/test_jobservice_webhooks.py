@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -207,6 +208,56 @@ def test_a_redelivered_event_creates_no_second_delivery(start_jobservice, js_db)
     with pytest.raises(ValueError):
         webhooks.dispatch(js_db, service.publisher, service.registry, {"event_type": "PUSH_ARTIFACT"})
     assert webhooks.dispatch(js_db, service.publisher, service.registry, {**envelope, "event_id": 43, "payload": {"event_data": {}}}) == []
+
+
+def test_a_batch_snapshot_lets_only_subscribed_events_through(start_jobservice, js_db):
+    library, other = make_project(js_db, "library"), make_project(js_db, "other")
+    service = start_jobservice(run_webhook_dispatch=False, run_relay=False, run_scheduler=False)
+    client = JobClient(js_db, service.publisher, service.registry)
+    with WebhookReceiver() as receiver:
+        targets = [{"address": receiver.url}]
+        policy = client.create_webhook_policy(project_id=library, name="pushes", targets=targets, event_types=["PUSH_ARTIFACT"])
+        client.create_webhook_policy(project_id=other, name="off", targets=targets, event_types=["PULL_ARTIFACT"], enabled=False)
+        subscribed = webhooks.Subscriptions.read(js_db)
+        assert subscribed.may_match("PUSH_ARTIFACT", harbor_payload("PUSH_ARTIFACT", "library", "app"))
+        assert subscribed.may_match("PUSH_ARTIFACT", {"project_id": library})
+        assert not subscribed.may_match("PULL_ARTIFACT", harbor_payload("PULL_ARTIFACT", "library", "app"))
+        assert not subscribed.may_match("PULL_ARTIFACT", harbor_payload("PULL_ARTIFACT", "other", "app"))  # disabled
+        assert not subscribed.may_match("PUSH_ARTIFACT", harbor_payload("PUSH_ARTIFACT", "nowhere", "app"))
+
+        def envelope(event_id: int, event_type: str) -> dict:
+            return {"event_id": event_id, "event_type": event_type, "payload": harbor_payload(event_type, "library", "app")}
+
+        assert webhooks.dispatch(js_db, service.publisher, service.registry, envelope(1, "PULL_ARTIFACT"), subscribed) == []
+        delivered = webhooks.dispatch(js_db, service.publisher, service.registry, envelope(2, "PUSH_ARTIFACT"), subscribed)
+        assert len(delivered) == 1
+        receiver.wait_for(1)
+        # A policy changed after the snapshot counts from the next batch on.
+        client.update_webhook_policy(policy.id, name="pushes", targets=targets, event_types=["PUSH_ARTIFACT"], enabled=False)
+        assert not webhooks.Subscriptions.read(js_db).may_match("PUSH_ARTIFACT", {"project_id": library})
+
+
+def test_garbage_on_the_events_queue_is_dead_lettered_and_the_events_around_it_dispatched(start_jobservice, js_db, broker):
+    project_id = make_project(js_db, "library")
+    with WebhookReceiver() as receiver:
+        service = start_jobservice(run_relay=False, run_scheduler=False)
+        client = JobClient(js_db, service.publisher, service.registry)
+        client.create_webhook_policy(project_id=project_id, name="all", targets=[{"address": receiver.url}], event_types=["PUSH_ARTIFACT"])
+        queue = broker.topology.webhook_events_queue
+        wait_until(lambda: service.dispatcher.connected.is_set(), 10, "the dispatcher consuming")
+
+        def envelope(event_id: int) -> bytes:
+            return json.dumps(
+                {"event_id": event_id, "event_type": "PUSH_ARTIFACT", "payload": harbor_payload("PUSH_ARTIFACT", "library", "app")}
+            ).encode()
+
+        for body in (envelope(101), b"not json", b"[1, 2]", envelope(102)):
+            broker.publish_raw(queue, body)
+        receiver.wait_for(2, timeout=15)
+        wait_until(lambda: broker.message_count(broker.topology.webhook_events_dead_queue) == 2, 10, "two dead-lettered")
+        assert broker.message_count(queue) == 0
+    assert sorted(r.json()["event_data"]["resources"][0]["tag"] for r in receiver.requests) == ["v1", "v1"]
+    assert sorted(t.parameters["event_id"] for t in webhook_tasks(js_db)) == [101, 102]
 
 
 def test_policies_are_validated(js_db, start_jobservice):

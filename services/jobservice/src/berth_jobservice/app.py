@@ -119,7 +119,7 @@ class Jobservice:
                     self.db,
                     # The relay publishes on its own connection, so a slow broker never delays
                     # job messages and the other way round.
-                    Publisher(settings.rabbitmq_url, self.topology, name=f"jobservice-{self.pool_id}-relay"),
+                    Publisher(settings.rabbitmq_url, self.topology, name=f"jobservice-{self.pool_id}-relay", events=True),
                     declare=lambda channel: self.topology.declare_events(channel, list(webhooks.EVENT_TYPES)),
                     batch_size=settings.relay_batch_size,
                 ),

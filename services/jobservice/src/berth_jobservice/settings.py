@@ -25,6 +25,10 @@ class JobserviceSettings(Settings):
     registry_url: str = setting(str, "", help="internal URL of the registry service")
     core_url: str = setting(str, "", help="internal URL of core")
     heartbeat_seconds: int = setting(int, 10, minimum=1)
+    nice: int = setting(
+        int, 10, minimum=0, maximum=19,
+        help="CPU priority below the services that answer clients (os.nice): background work yields when CPUs are busy",
+    )  # fmt: skip
 
     # Which loops this process runs; all by default. The scheduler and the relay are active in
     # one process at a time anyway (advisory locks), the others stand by.

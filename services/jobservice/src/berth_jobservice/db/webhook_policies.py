@@ -117,6 +117,18 @@ def count_for_project(cur: Any, project_id: int) -> int:
     return cur.fetchone()[0]
 
 
+def subscriptions(cur: Any) -> list[tuple[int, str, list[str]]]:
+    """(project id, project name, event types) of every enabled policy of a live project."""
+    cur.execute(
+        """
+        SELECT w.project_id, p.name, w.event_types FROM webhook_policy w
+        JOIN projects p ON p.project_id = w.project_id AND NOT p.deleted
+        WHERE w.enabled
+        """
+    )
+    return [(row[0], row[1], list(row[2])) for row in cur.fetchall()]
+
+
 def enabled_for_event(cur: Any, project_id: int, event_type: str) -> list[WebhookPolicy]:
     """The project's enabled policies subscribed to ``event_type``."""
     cur.execute(

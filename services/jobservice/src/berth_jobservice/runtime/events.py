@@ -1,9 +1,12 @@
 """The webhook dispatcher: consumes relayed outbox events and turns them into WEBHOOK jobs.
 
 One connection in its own thread, prefetch ``PREFETCH``, manual acks: an event is acked after its
-executions are committed (and their messages published or left to the sweeper). Events that are
-not outbox envelopes are rejected to ``<prefix>.events.webhook.dead``. A database failure requeues
-the event after a pause. Redelivered events create nothing twice (dedup key per event and policy).
+executions are committed (and their messages published or left to the sweeper). Events are taken
+in batches (whatever has arrived, up to the prefetch): one read of the enabled policies serves
+the whole batch, so the many events no policy wants (every pull, typically) cost no query each.
+Events that are not outbox envelopes are rejected to ``<prefix>.events.webhook.dead``. A
+database failure requeues the rest of the batch after a pause. Redelivered events create
+nothing twice (dedup key per event and policy).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from berth_jobservice.services import webhooks
 
 log = structlog.get_logger(__name__)
 
-PREFETCH = 20
+PREFETCH = 200
 
 
 class WebhookDispatcher(threading.Thread):
@@ -48,6 +51,7 @@ class WebhookDispatcher(threading.Thread):
         self._reconnect_max_seconds = reconnect_max_seconds
         self._closing = threading.Event()
         self.connected = threading.Event()
+        self._batch: list[tuple[int, bytes]] = []  # (delivery tag, body) received, not yet handled
 
     def close(self, timeout: float = 10.0) -> None:
         self._closing.set()
@@ -68,27 +72,55 @@ class WebhookDispatcher(threading.Thread):
                 log.info("webhook_dispatcher_connected")
                 while not self._closing.is_set():
                     connection.process_data_events(time_limit=0.2)
+                    self._handle_batch(channel)
             except AMQP_ERRORS as exc:
                 log.warning("webhook_dispatcher_disconnected", error=type(exc).__name__)
             finally:
                 self.connected.clear()
+                self._batch = []  # their delivery tags died with the channel; the broker redelivers them
                 close_quietly(connection)
             if not self._closing.is_set():
                 self._closing.wait(backoff.next())
 
-    def _on_message(self, channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+    def _on_message(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+        self._batch.append((method.delivery_tag, body))
+
+    def _handle_batch(self, channel: Any) -> None:
+        """Dispatch what has arrived; acks go out once per run of handled events (``multiple``)."""
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
         try:
-            envelope = json.loads(body)
-            if not isinstance(envelope, dict):
-                raise ValueError("not an object")
-            webhooks.dispatch(self._db, self._publisher, self._registry, envelope)
-        except (ValueError, UnicodeDecodeError) as exc:
-            log.error("webhook_event_invalid", error=str(exc))
-            channel.basic_reject(method.delivery_tag, requeue=False)
-            return
-        except Exception:  # noqa: BLE001 - database trouble: keep the event and try again shortly
+            subscribed = webhooks.Subscriptions.read(self._db)
+        except Exception:  # noqa: BLE001 - database trouble: keep the events and try again shortly
             log.exception("webhook_dispatch_failed")
-            time.sleep(1.0)
-            channel.basic_nack(method.delivery_tag, requeue=True)
+            self._requeue(channel, batch[-1][0])
             return
-        channel.basic_ack(method.delivery_tag)
+        handled = None  # delivery tag of the last handled event not yet acked
+        for tag, body in batch:
+            try:
+                envelope = json.loads(body)
+                if not isinstance(envelope, dict):
+                    raise ValueError("not an object")
+                webhooks.dispatch(self._db, self._publisher, self._registry, envelope, subscribed)
+            except (ValueError, UnicodeDecodeError) as exc:
+                log.error("webhook_event_invalid", error=str(exc))
+                if handled is not None:
+                    channel.basic_ack(handled, multiple=True)
+                    handled = None
+                channel.basic_reject(tag, requeue=False)
+                continue
+            except Exception:  # noqa: BLE001 - database trouble: keep the events and try again shortly
+                log.exception("webhook_dispatch_failed")
+                if handled is not None:
+                    channel.basic_ack(handled, multiple=True)
+                self._requeue(channel, batch[-1][0])
+                return
+            handled = tag
+        if handled is not None:
+            channel.basic_ack(handled, multiple=True)
+
+    def _requeue(self, channel: Any, last_tag: int) -> None:
+        """Give back every unacknowledged event up to ``last_tag``, after a pause."""
+        time.sleep(1.0)
+        channel.basic_nack(last_tag, multiple=True, requeue=True)

@@ -2,15 +2,16 @@
 
 Guarantees and how:
 
-* **Nothing lost.** A row is stamped ``published_at`` only after the broker confirmed it. While
-  RabbitMQ is down, rows simply wait; the relay retries every tick.
-* **In order per ordering key.** Rows go out in event_id order, stopping at the first failure,
+* **Nothing lost.** A batch of rows is published as one AMQP transaction and stamped
+  ``published_at`` only after the broker committed it (every message on disk). While RabbitMQ is
+  down, rows simply wait; the relay retries every tick.
+* **In order per ordering key.** Rows go out in event_id order, a whole batch or none of it,
   and only up to the *settled watermark* (see :mod:`berth_jobservice.db.outbox`): an id that a
   still-open transaction may yet commit is never overtaken.
 * **One relay at a time.** The loop runs only in the replica holding the relay advisory lock;
   the batch rows are also locked (FOR UPDATE, not SKIP LOCKED), so even two relays would
   serialise instead of interleaving.
-* **At least once.** A crash between the confirm and the stamp publishes those rows again;
+* **At least once.** A crash between the commit and the stamp publishes those rows again;
   consumers deduplicate with the message id (= event_id), as the webhook dispatcher does.
 
 Message: routing key = lower-cased event type; body = ``{event_id, event_type, ordering_key,
@@ -30,7 +31,7 @@ import structlog
 from berth_common.db import Database
 from berth_jobservice.db import outbox as outbox_db
 from berth_jobservice.db.outbox import OutboxEvent
-from berth_jobservice.runtime.amqp import Publisher, PublishError
+from berth_jobservice.runtime.amqp import EventMessage, Publisher, PublishError
 
 log = structlog.get_logger(__name__)
 
@@ -91,30 +92,32 @@ class OutboxRelay:
         return self._settled
 
     def tick(self) -> RelayRound:
-        """Publish one batch of settled rows."""
+        """Publish one batch of settled rows (all of it, or none when the broker fails)."""
         up_to = self.advance_watermark()
-        published: list[int] = []
+        published = 0
         with self.db.transaction() as cur:
             batch = outbox_db.lock_unpublished(cur, up_to, self.batch_size)
-            for event in batch:
+            if batch:
                 try:
-                    self.publisher.publish_event(
-                        event_id=event.event_id,
-                        routing_key=event.event_type.lower(),
-                        body=event_body(event),
-                        headers={"event_type": event.event_type, "ordering_key": event.ordering_key},
-                        declare=self.declare,
-                    )
+                    self.publisher.publish_events([message(event) for event in batch], declare=self.declare)
                 except PublishError as exc:
-                    log.warning("outbox_publish_failed", event_id=event.event_id, error=str(exc), published=len(published))
-                    break
-                published.append(event.event_id)
-            if published:
-                outbox_db.mark_published(cur, published)
+                    log.warning("outbox_publish_failed", first_event_id=batch[0].event_id, count=len(batch), error=str(exc))
+                else:
+                    outbox_db.mark_published(cur, [event.event_id for event in batch])
+                    published = len(batch)
         if published:
-            log.info("outbox_published", count=len(published), last_event_id=published[-1])
+            log.info("outbox_published", count=published, last_event_id=batch[-1].event_id)
         return RelayRound(
-            published=len(published),
-            failed=len(published) < len(batch),
-            more=bool(batch) and len(published) == len(batch) == self.batch_size,
+            published=published,
+            failed=published < len(batch),
+            more=published == len(batch) == self.batch_size,
         )
+
+
+def message(event: OutboxEvent) -> EventMessage:
+    return EventMessage(
+        event_id=event.event_id,
+        routing_key=event.event_type.lower(),
+        body=event_body(event),
+        headers={"event_type": event.event_type, "ordering_key": event.ordering_key},
+    )

@@ -248,14 +248,54 @@ def project_of(cur: Any, payload: Mapping[str, Any]) -> int | None:
     project_id = payload.get("project_id")
     if isinstance(project_id, int) and not isinstance(project_id, bool):
         return project_id
-    repository = (payload.get("event_data") or {}).get("repository") or {}
-    namespace = repository.get("namespace") or (repository.get("repo_full_name") or "").partition("/")[0]
+    namespace = _namespace(payload)
     return projects_db.id_by_name(cur, namespace) if namespace else None
 
 
-def dispatch(db: Database, publisher: Publisher, registry: JobRegistry, envelope: Mapping[str, Any]) -> list[Task]:
+@dataclasses.dataclass(frozen=True)
+class Subscriptions:
+    """Which projects have an enabled policy for which event types, read once for a batch of events.
+
+    Most events (every pull, in particular) match no policy; checking them against this snapshot
+    costs no database round trip. An event that may match goes through :func:`dispatch`'s own
+    queries, which decide.
+    """
+
+    event_types: dict[int, frozenset[str]]
+    project_ids: dict[str, int]
+
+    @classmethod
+    def read(cls, db: Database) -> Subscriptions:
+        event_types: dict[int, set[str]] = {}
+        project_ids: dict[str, int] = {}
+        with db.transaction() as cur:
+            for project_id, project_name, types in policies_db.subscriptions(cur):
+                event_types.setdefault(project_id, set()).update(types)
+                project_ids[project_name] = project_id
+        return cls({k: frozenset(v) for k, v in event_types.items()}, project_ids)
+
+    def may_match(self, event_type: str, payload: Mapping[str, Any]) -> bool:
+        project_id = payload.get("project_id")
+        if not isinstance(project_id, int) or isinstance(project_id, bool):
+            project_id = self.project_ids.get(_namespace(payload))
+        return project_id is not None and event_type in self.event_types.get(project_id, ())
+
+
+def _namespace(payload: Mapping[str, Any]) -> str:
+    repository = (payload.get("event_data") or {}).get("repository") or {}
+    return repository.get("namespace") or (repository.get("repo_full_name") or "").partition("/")[0]
+
+
+def dispatch(
+    db: Database,
+    publisher: Publisher,
+    registry: JobRegistry,
+    envelope: Mapping[str, Any],
+    subscribed: Subscriptions | None = None,
+) -> list[Task]:
     """Turn one relayed event into WEBHOOK jobs for every matching policy; returns the new tasks.
 
+    ``subscribed``, when given, is a recent snapshot that lets an event no policy wants end here.
     Raises ValueError for an envelope that is not an outbox event.
     """
     event_id = envelope.get("event_id")
@@ -264,6 +304,8 @@ def dispatch(db: Database, publisher: Publisher, registry: JobRegistry, envelope
     if not isinstance(event_id, int) or not isinstance(event_type, str) or not isinstance(payload, dict):
         raise ValueError("not an outbox event envelope")
     if event_type not in CLOUDEVENT_TYPES:
+        return []
+    if subscribed is not None and not subscribed.may_match(event_type, payload):
         return []
     created: list[Task] = []
     with db.transaction() as cur:
