@@ -19,6 +19,14 @@ def make_app(**options: bool) -> Flask:
     def thing() -> str:
         return "ok"
 
+    @app.route("/denied")
+    def denied() -> tuple[str, int]:
+        return "no", 403
+
+    @app.route("/challenge", methods=["GET", "HEAD", "PUT"])
+    def challenge() -> tuple[str, int]:
+        return "log in", 401
+
     @app.get("/missing")
     def missing() -> str:
         abort(404)
@@ -55,8 +63,12 @@ def test_without_reads_only_writes_and_errors_are_logged(client_and_lines):
     assert client_and_lines(app, "HEAD", "/thing") == []
     [write] = client_and_lines(app, "PUT", "/thing")
     assert (write["method"], write["status"]) == ("PUT", 200)
-    [error] = client_and_lines(app, "GET", "/missing")
-    assert (error["method"], error["status"]) == ("GET", 404)
+    [error] = client_and_lines(app, "GET", "/denied")
+    assert (error["method"], error["status"]) == ("GET", 403)
+    # "not here" and "log in first" are routine answers to reads; writes are logged whatever the answer
+    assert client_and_lines(app, "GET", "/missing") == [] and client_and_lines(app, "HEAD", "/challenge") == []
+    [refused] = client_and_lines(app, "PUT", "/challenge")
+    assert (refused["method"], refused["status"]) == ("PUT", 401)
 
 
 def test_request_ids_are_echoed_or_made_up():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
+import time
 
 import pytest
 
@@ -88,6 +90,26 @@ def test_successful_verifications_are_remembered_but_never_failures(monkeypatch)
     assert slow_calls.count("Secret123") == 2
     # Nothing in the cache is the password or derivable from it without the process key.
     assert all(b"Secret123" not in key for key in hasher._verified)
+
+
+def test_concurrent_checks_of_the_same_credentials_run_the_kdf_once(monkeypatch) -> None:
+    hasher = Hasher(_settings())
+    stored = hasher.hash("Secret123")
+    slow_calls = []
+    real = hasher._verify_slowly
+
+    def slow(h: str, p: str) -> bool:
+        slow_calls.append(p)
+        time.sleep(0.2)  # long enough for every thread to arrive while the first one verifies
+        return real(h, p)
+
+    monkeypatch.setattr(hasher, "_verify_slowly", slow)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        good = list(pool.map(lambda _: hasher.verify(stored, "Secret123"), range(8)))
+        bad = list(pool.map(lambda _: hasher.verify(stored, "Wrong1234"), range(4)))
+    assert good == [True] * 8 and slow_calls.count("Secret123") == 1
+    assert bad == [False] * 4 and slow_calls.count("Wrong1234") == 4  # each guess still pays in full
+    assert hasher._running == {}
 
 
 def test_verified_cache_is_bounded(monkeypatch) -> None:

@@ -23,6 +23,9 @@ log = structlog.get_logger("berth.access")
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
+ROUTINE_READ_ANSWERS = frozenset({401, 404})
+
+
 def request_id_from(incoming: str | None) -> str:
     """The client's ``X-Request-Id`` when it is a sane token, else a fresh one."""
     return incoming if incoming and _VALID_ID.match(incoming) else uuid.uuid4().hex
@@ -31,7 +34,9 @@ def request_id_from(incoming: str | None) -> str:
 def init_request_context(app: Flask, service: str, access_log: bool = True, log_reads: bool = True) -> None:
     """Bind ``request_id`` and ``service`` for each request, echo the id, log one access line.
 
-    ``log_reads=False`` skips the access line of GET/HEAD requests answered below 400.
+    ``log_reads=False`` skips the access line of GET/HEAD requests answered below 400, and of
+    those answered 401 or 404: a registry client asks "is this blob here?" and "may I?" as a
+    matter of course on every push (the proxy's access log still has each request).
     """
 
     @app.before_request
@@ -47,13 +52,14 @@ def init_request_context(app: Flask, service: str, access_log: bool = True, log_
         request_id = getattr(g, "request_id", None)
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
-        if access_log and (log_reads or response.status_code >= 400 or request.method not in READ_METHODS):
+        status = response.status_code
+        if access_log and (log_reads or request.method not in READ_METHODS or (status >= 400 and status not in ROUTINE_READ_ANSWERS)):
             started = getattr(g, "request_started", None)
             log.info(
                 "request",
                 method=request.method,
                 path=request.path,
-                status=response.status_code,
+                status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
                 remote_addr=client_address(),
             )

@@ -7,7 +7,8 @@ Registry clients send Basic credentials on every token request and scripts on ev
 and one argon2 verification costs ~50 ms of CPU and 64 MiB. Successful verifications are
 therefore remembered for a few minutes, keyed by an HMAC (with a per-process random key) of the
 stored hash and the password: no password is kept, a changed password or hash misses the cache,
-and failures are never cached, so guessing stays exactly as slow as before.
+and failures are never cached, so guessing stays exactly as slow as before. Concurrent requests
+with the same credentials wait for one verification instead of each running their own.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Hasher:
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
         self._cache_key = secrets.token_bytes(32)
         self._verified: collections.OrderedDict[bytes, float] = collections.OrderedDict()
+        self._running: dict[bytes, threading.Event] = {}  # verifications in progress, by cache key
         self._lock = threading.Lock()
 
     def hash(self, password: str) -> str:
@@ -61,19 +63,32 @@ class Hasher:
         key = hmac.new(
             self._cache_key, password_hash.encode() + b"\0" + password.encode("utf-8", "surrogatepass"), hashlib.sha256
         ).digest()
-        now = time.monotonic()
-        with self._lock:
-            expires = self._verified.get(key)
-            if expires is not None and expires > now:
-                return True
-        if not self._verify_slowly(password_hash, password):
-            return False
-        with self._lock:
-            self._verified[key] = now + VERIFIED_TTL_SECONDS
-            self._verified.move_to_end(key)
-            while len(self._verified) > VERIFIED_MAX_ENTRIES:
-                self._verified.popitem(last=False)
-        return True
+        while True:
+            with self._lock:
+                expires = self._verified.get(key)
+                if expires is not None and expires > time.monotonic():
+                    return True
+                running = self._running.get(key)
+                if running is None:
+                    running = self._running[key] = threading.Event()
+                    break
+            # The same credentials are being verified by another request (a client starting
+            # several pushes at once): wait for that one rather than run the KDF again. If it
+            # failed, this request still pays for its own verification (failures are not shared).
+            running.wait()
+        try:
+            if not self._verify_slowly(password_hash, password):
+                return False
+            with self._lock:
+                self._verified[key] = time.monotonic() + VERIFIED_TTL_SECONDS
+                self._verified.move_to_end(key)
+                while len(self._verified) > VERIFIED_MAX_ENTRIES:
+                    self._verified.popitem(last=False)
+            return True
+        finally:
+            with self._lock:
+                del self._running[key]
+            running.set()
 
     def _verify_slowly(self, password_hash: str, password: str) -> bool:
         try:
