@@ -113,8 +113,6 @@ class Berth(System):
         database_url = infra.ensure_database(self.admin_db_url, self.database)
         self.stack = support_stack.make_stack(self.workdir, database_url, self.rabbitmq_url)
         self.url, self.host = self.stack.url, self.stack.registry_host
-        # berthctl up writes data/infra.json before it creates the data folder (deploy bug, reported).
-        self.stack.data.mkdir(parents=True, exist_ok=True)
         self.stack.up()
         self._wait_healthy()
         self.token_challenge = challenge(self.url)
