@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -184,6 +185,8 @@ def preflight(options: Options, scratch_parent: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    # `kill` (or a CI timeout) stops the registries and removes the scratch folder, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scratch_parent = options.workdir or Path("/var/tmp")
     if options.workdir:
         options.workdir.mkdir(parents=True, exist_ok=True)

@@ -85,9 +85,36 @@ class Run:
         return path
 
 
+QUIET_BUSY_FRACTION = 0.15  # of all CPUs, over QUIET_SAMPLE_SECONDS
+QUIET_SAMPLE_SECONDS = 0.5
+QUIET_MAX_WAIT_SECONDS = 60.0
+
+
 def _settle() -> None:
-    """Flush dirty pages first, so one measurement does not pay for the previous one's writes."""
+    """Start each measurement on a quiet machine, so none pays for the previous one's aftermath:
+    dirty pages flushed, and the CPUs idle (one system's background work, such as Berth's
+    jobservice relaying the events of thousands of pulls, must not run during the other's
+    figures). Waits at most QUIET_MAX_WAIT_SECONDS."""
     os.sync()
+    deadline = time.monotonic() + QUIET_MAX_WAIT_SECONDS
+    while time.monotonic() < deadline and busy_fraction(QUIET_SAMPLE_SECONDS) > QUIET_BUSY_FRACTION:
+        pass
+
+
+def busy_fraction(seconds: float) -> float:
+    """Share of all CPUs' time spent busy (not idle or waiting for I/O) over ``seconds``."""
+
+    def times() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+        # Steal (other tenants of the host) is not ours to wait for; guest time is in user already.
+        return user + nice + system + irq + softirq, sum(fields[:8])
+
+    busy_before, total_before = times()
+    time.sleep(seconds)
+    busy_after, total_after = times()
+    return (busy_after - busy_before) / max(total_after - total_before, 1)
 
 
 def layered(run: Run) -> None:

@@ -136,3 +136,16 @@ def test_authfile_is_private_and_in_the_containers_format(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     entry = json.loads(path.read_text())["auths"]["127.0.0.1:5000"]
     assert base64.b64decode(entry["auth"]).decode() == "robot$bench+ci:s3cret:with:colons"
+
+
+def test_busy_fraction_sees_a_busy_cpu():
+    from bench.scenarios import busy_fraction
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        busy = busy_fraction(0.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    # One spinning process is one CPU's worth out of os.cpu_count(), give or take the rest.
+    assert 0.5 / os.cpu_count() < busy <= 1.0
