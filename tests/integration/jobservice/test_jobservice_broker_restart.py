@@ -45,7 +45,7 @@ def drain_ids(url: str, queue: str) -> list[int]:
         method, _props, body = channel.basic_get(queue, auto_ack=True)
         if method is None:
             break
-        ids.append(json.loads(body)["event_id"])
+        ids.extend(event["event_id"] for event in json.loads(body)["events"])
     connection.close()
     return ids
 

@@ -43,17 +43,25 @@ def make_relay(db, broker, url: str, batch_size: int = 25) -> OutboxRelay:
     )
 
 
+def events_in(message) -> list[dict]:
+    """The events a relay message carries, checked against its routing key, id and headers."""
+    events = message.json()["events"]
+    ids = [event["event_id"] for event in events]
+    assert message.properties.message_id == f"{ids[0]}-{ids[-1]}" and ids == sorted(ids)
+    assert {event["event_type"].lower() for event in events} == {message.routing_key}
+    assert message.properties.headers == {"event_type": events[0]["event_type"], "events": len(events)}
+    return events
+
+
 def received_by_key(messages) -> dict[str, list[int]]:
     """Event ids per ordering key in arrival order, first arrival only (delivery is at least once)."""
     seen: set[int] = set()
     by_key: dict[str, list[int]] = defaultdict(list)
     for message in messages:
-        body = message.json()
-        assert message.properties.message_id == str(body["event_id"])
-        assert message.routing_key == body["event_type"].lower()
-        if body["event_id"] not in seen:
-            seen.add(body["event_id"])
-            by_key[body["ordering_key"]].append(body["event_id"])
+        for event in events_in(message):
+            if event["event_id"] not in seen:
+                seen.add(event["event_id"])
+                by_key[event["ordering_key"]].append(event["event_id"])
     return by_key
 
 
@@ -69,15 +77,33 @@ def test_events_go_out_in_id_order_per_key_and_are_stamped(js_db, broker, rabbit
     assert rounds[0].more and not rounds[2].more and not any(r.failed for r in rounds)
     assert unpublished(js_db) == 0
     messages = broker.drain(tap)
-    assert len(messages) == 60
+    assert [len(events_in(m)) for m in messages] == [25, 25, 10]  # one message per batch of one event type
     by_key = received_by_key(messages)
     assert sorted(itertools.chain(*by_key.values())) == ids
     for key_ids in by_key.values():
         assert key_ids == sorted(key_ids)
-    body = messages[0].json()
-    assert body["payload"] == {"type": "PUSH_ARTIFACT", "n": 0} and body["ordering_key"] == KEYS[0]
-    assert messages[0].properties.headers == {"event_type": "PUSH_ARTIFACT", "ordering_key": KEYS[0]}
+    first = events_in(messages[0])[0]
+    assert first["payload"] == {"type": "PUSH_ARTIFACT", "n": 0} and first["ordering_key"] == KEYS[0]
     assert messages[0].properties.delivery_mode == 2
+
+
+def test_a_batch_of_mixed_types_goes_out_as_runs_in_order(js_db, broker, rabbitmq_url):
+    tap = broker.tap_events()
+    kinds = ["PUSH_ARTIFACT", "PULL_ARTIFACT", "PULL_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT", "PULL_ARTIFACT"]
+    ids = []
+    for n, kind in enumerate(kinds):
+        with js_db.transaction() as cur:
+            ids.append(outbox_db.insert(cur, event_type=kind, ordering_key="library/app", payload={"type": kind, "n": n}))
+    relay = make_relay(js_db, broker, rabbitmq_url)
+    try:
+        assert relay.tick().published == len(kinds)
+    finally:
+        relay.publisher.close()
+    messages = broker.drain(tap)
+    assert [(m.routing_key, len(events_in(m))) for m in messages] == [
+        ("push_artifact", 1), ("pull_artifact", 3), ("delete_artifact", 1), ("pull_artifact", 1)
+    ]  # fmt: skip
+    assert received_by_key(messages) == {"library/app": ids}
 
 
 def test_an_event_committed_late_is_not_overtaken(js_db, broker, rabbitmq_url, js_database_url):

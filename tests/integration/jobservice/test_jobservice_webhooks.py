@@ -246,18 +246,24 @@ def test_garbage_on_the_events_queue_is_dead_lettered_and_the_events_around_it_d
         queue = broker.topology.webhook_events_queue
         wait_until(lambda: service.dispatcher.connected.is_set(), 10, "the dispatcher consuming")
 
-        def envelope(event_id: int) -> bytes:
-            return json.dumps(
-                {"event_id": event_id, "event_type": "PUSH_ARTIFACT", "payload": harbor_payload("PUSH_ARTIFACT", "library", "app")}
-            ).encode()
+        def envelope(event_id: int) -> dict:
+            return {"event_id": event_id, "event_type": "PUSH_ARTIFACT", "payload": harbor_payload("PUSH_ARTIFACT", "library", "app")}
 
-        for body in (envelope(101), b"not json", b"[1, 2]", envelope(102)):
-            broker.publish_raw(queue, body)
-        receiver.wait_for(2, timeout=15)
-        wait_until(lambda: broker.message_count(broker.topology.webhook_events_dead_queue) == 2, 10, "two dead-lettered")
+        bodies = [
+            envelope(101),  # a bare envelope
+            b"not json",
+            [1, 2],
+            {"events": [envelope(150), {"event_id": "x"}]},  # one bad event spoils its message
+            {"events": []},
+            {"events": [envelope(102), envelope(103)]},  # a run of events, as the relay sends them
+        ]
+        for body in bodies:
+            broker.publish_raw(queue, body if isinstance(body, bytes) else json.dumps(body).encode())
+        receiver.wait_for(3, timeout=15)
+        wait_until(lambda: broker.message_count(broker.topology.webhook_events_dead_queue) == 4, 10, "four dead-lettered")
         assert broker.message_count(queue) == 0
-    assert sorted(r.json()["event_data"]["resources"][0]["tag"] for r in receiver.requests) == ["v1", "v1"]
-    assert sorted(t.parameters["event_id"] for t in webhook_tasks(js_db)) == [101, 102]
+    assert len(receiver.requests) == 3
+    assert sorted(t.parameters["event_id"] for t in webhook_tasks(js_db)) == [101, 102, 103]
 
 
 def test_policies_are_validated(js_db, start_jobservice):

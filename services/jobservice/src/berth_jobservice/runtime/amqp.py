@@ -51,9 +51,9 @@ def close_quietly(connection: Any) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class EventMessage:
-    """One event for the events exchange (see :mod:`berth_jobservice.services.relay`)."""
+    """A message for the events exchange (see :mod:`berth_jobservice.services.relay`)."""
 
-    event_id: int
+    message_id: str
     routing_key: str
     body: bytes
     headers: dict[str, Any]
@@ -252,7 +252,7 @@ class Publisher:
                     properties=pika.BasicProperties(
                         content_type="application/json",
                         delivery_mode=pika.DeliveryMode.Persistent,
-                        message_id=str(event.event_id),
+                        message_id=event.message_id,
                         timestamp=int(time.time()),
                         headers=event.headers,
                     ),

@@ -1,17 +1,17 @@
 """The webhook dispatcher: consumes relayed outbox events and turns them into WEBHOOK jobs.
 
-One connection in its own thread, prefetch ``PREFETCH``, manual acks: an event is acked after its
-executions are committed (and their messages published or left to the sweeper). Events are taken
-in batches (whatever has arrived, up to the prefetch): one read of the enabled policies serves
-the whole batch, so the many events no policy wants (every pull, typically) cost no query each.
-Events that are not outbox envelopes are rejected to ``<prefix>.events.webhook.dead``. A
-database failure requeues the rest of the batch after a pause. Redelivered events create
-nothing twice (dedup key per event and policy).
+One connection in its own thread, prefetch ``PREFETCH``, manual acks: a message (a run of events,
+see :mod:`berth_jobservice.services.relay`) is acked after its events' executions are committed
+(and their messages published or left to the sweeper). Messages are taken in batches (whatever
+has arrived, up to the prefetch): one read of the enabled policies serves the whole batch, so the
+many events no policy wants (every pull, typically) cost no query each. Messages that do not
+hold outbox envelopes are rejected to ``<prefix>.events.webhook.dead``. A database failure
+requeues the rest of the batch after a pause. Redelivered events create nothing twice (dedup
+key per event and policy).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any
@@ -99,11 +99,9 @@ class WebhookDispatcher(threading.Thread):
         handled = None  # delivery tag of the last handled event not yet acked
         for tag, body in batch:
             try:
-                envelope = json.loads(body)
-                if not isinstance(envelope, dict):
-                    raise ValueError("not an object")
-                webhooks.dispatch(self._db, self._publisher, self._registry, envelope, subscribed)
-            except (ValueError, UnicodeDecodeError) as exc:
+                for envelope in webhooks.envelopes(body):
+                    webhooks.dispatch(self._db, self._publisher, self._registry, envelope, subscribed)
+            except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
                 log.error("webhook_event_invalid", error=str(exc))
                 if handled is not None:
                     channel.basic_ack(handled, multiple=True)

@@ -14,13 +14,19 @@ Guarantees and how:
 * **At least once.** A crash between the commit and the stamp publishes those rows again;
   consumers deduplicate with the message id (= event_id), as the webhook dispatcher does.
 
-Message: routing key = lower-cased event type; body = ``{event_id, event_type, ordering_key,
-created_at, payload}``; headers carry event_type and ordering_key.
+Messages: one per run of consecutive events of one type in a batch (a burst of pulls travels
+as a few messages, not thousands: each message costs the broker a disk write, a routing and a
+delivery, and the consumers a round of work). Routing key = lower-cased event type; body =
+``{"events": [{event_id, event_type, ordering_key, created_at, payload}, ...]}`` in event_id
+order; message id = ``<first event_id>-<last event_id>``; headers carry the event type and the
+number of events. Consumers read messages of one queue in publish order, so the order per
+ordering key holds across messages too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -38,17 +44,30 @@ log = structlog.get_logger(__name__)
 STALL_WARNING_SECONDS = 30.0
 
 
-def event_body(event: OutboxEvent) -> bytes:
-    return json.dumps(
-        {
-            "event_id": event.event_id,
-            "event_type": event.event_type,
-            "ordering_key": event.ordering_key,
-            "created_at": event.created_at.isoformat(),
-            "payload": event.payload,
-        },
-        separators=(",", ":"),
-    ).encode()
+def envelope(event: OutboxEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "ordering_key": event.ordering_key,
+        "created_at": event.created_at.isoformat(),
+        "payload": event.payload,
+    }
+
+
+def messages(batch: list[OutboxEvent]) -> list[EventMessage]:
+    """The batch as messages: one per run of consecutive events of the same type, in order."""
+    out = []
+    for event_type, same_type in itertools.groupby(batch, key=lambda event: event.event_type):
+        run = list(same_type)
+        out.append(
+            EventMessage(
+                message_id=f"{run[0].event_id}-{run[-1].event_id}",
+                routing_key=event_type.lower(),
+                body=json.dumps({"events": [envelope(event) for event in run]}, separators=(",", ":")).encode(),
+                headers={"event_type": event_type, "events": len(run)},
+            )
+        )
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +118,7 @@ class OutboxRelay:
             batch = outbox_db.lock_unpublished(cur, up_to, self.batch_size)
             if batch:
                 try:
-                    self.publisher.publish_events([message(event) for event in batch], declare=self.declare)
+                    self.publisher.publish_events(messages(batch), declare=self.declare)
                 except PublishError as exc:
                     log.warning("outbox_publish_failed", first_event_id=batch[0].event_id, count=len(batch), error=str(exc))
                 else:
@@ -113,11 +132,3 @@ class OutboxRelay:
             more=published == len(batch) == self.batch_size,
         )
 
-
-def message(event: OutboxEvent) -> EventMessage:
-    return EventMessage(
-        event_id=event.event_id,
-        routing_key=event.event_type.lower(),
-        body=event_body(event),
-        headers={"event_type": event.event_type, "ordering_key": event.ordering_key},
-    )

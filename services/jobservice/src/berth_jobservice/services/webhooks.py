@@ -286,6 +286,27 @@ def _namespace(payload: Mapping[str, Any]) -> str:
     return repository.get("namespace") or (repository.get("repo_full_name") or "").partition("/")[0]
 
 
+def envelopes(body: bytes) -> list[dict[str, Any]]:
+    """The outbox events in a message from the relay: ``{"events": [...]}``, or one bare envelope.
+
+    Raises ValueError (UnicodeDecodeError is one) unless every event has an integer event_id, a
+    string event_type and an object payload; such a message is dead-lettered whole.
+    """
+    data = json.loads(body)
+    events = data.get("events") if isinstance(data, dict) and "events" in data else [data]
+    if not isinstance(events, list) or not events:
+        raise ValueError("no events")
+    for event in events:
+        if not (
+            isinstance(event, dict)
+            and isinstance(event.get("event_id"), int)
+            and isinstance(event.get("event_type"), str)
+            and isinstance(event.get("payload"), dict)
+        ):
+            raise ValueError("not an outbox event envelope")
+    return events
+
+
 def dispatch(
     db: Database,
     publisher: Publisher,
