@@ -55,6 +55,8 @@ def test_up_health_logs_restart_and_down(postgres_admin_url, rabbitmq_url):
         assert v2.headers["WWW-Authenticate"].startswith(f'Bearer realm="http://127.0.0.1:{stack.http_port}/service/token"')
         assert v2.json()["errors"][0]["code"] == "UNAUTHORIZED"
         assert requests.get(f"{stack.url}/v1/_ping", timeout=10).status_code == 404
+        # A refused write, which the registry logs (routine read answers are left to nginx's log).
+        assert requests.post(f"{stack.url}/v2/library/app/blobs/uploads/", timeout=10).status_code == 401
 
         # Every service's lines reach the collector's per-service files.
         log_dir = stack.data / "log"
