@@ -12,7 +12,7 @@ Guarantees and how:
   the batch rows are also locked (FOR UPDATE, not SKIP LOCKED), so even two relays would
   serialise instead of interleaving.
 * **At least once.** A crash between the commit and the stamp publishes those rows again;
-  consumers deduplicate with the message id (= event_id), as the webhook dispatcher does.
+  consumers deduplicate by event_id, as the webhook dispatcher does.
 
 Messages: one per run of consecutive events of one type in a batch (a burst of pulls travels
 as a few messages, not thousands: each message costs the broker a disk write, a routing and a
