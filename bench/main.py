@@ -28,14 +28,12 @@ from bench.cli import SCENARIO_NAMES, SYSTEMS, Options, parse_args
 from bench.figures import figures, summarise
 from bench.machine import machine_info
 from bench.profiling import Profiler, py_spy
-from bench.scenarios import SCENARIOS, Run, create_tagged_repository, make_run_images
+from bench.scenarios import QUIET_BUSY_FRACTION, SCENARIOS, Run, create_tagged_repository, make_run_images, wait_for_quiet
 from bench.stats import MIB
 from bench.systems import Berth, Distribution, System
 from berth_deploy import infra
 
 TOOLS = {"skopeo": "skopeo", "curl": "curl", "wrk": "wrk"}
-# 1-minute load average above which a run is flagged: the servers idle near 0, the bench waits for nothing.
-BUSY_LOAD = 1.0
 SYSTEM_TOOLS = {"berth": {"nginx": "nginx"}, "distribution": {"docker-registry": "docker-registry"}}
 
 
@@ -113,8 +111,10 @@ def measure(options: Options, workdir: Path, systems: list[System], document: di
         say(f"run {index + 1}/{options.runs}: generating images")
         images = make_run_images(images_dir, options.sizes)
         load_before = os.getloadavg()[0]
-        if load_before > BUSY_LOAD:
-            document["notes"].append(f"run {index + 1} started on a busy machine (load average {load_before:.1f}); figures are noisy")
+        # Each measurement waits for idle CPUs; if they never get there, something else is running.
+        busy = wait_for_quiet()
+        if busy > QUIET_BUSY_FRACTION:
+            document["notes"].append(f"run {index + 1} started with the CPUs {busy:.0%} busy after waiting; figures are noisy")
         # Alternate who goes first, so neither system always gets the warmer page cache.
         order = systems if index % 2 == 0 else list(reversed(systems))
         runs = {s.name: Run(s, f"r{index + 1}", images, options.sizes, workdir, setup.get(s.name, {}).get("repository")) for s in systems}

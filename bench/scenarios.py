@@ -96,9 +96,16 @@ def _settle() -> None:
     jobservice relaying the events of thousands of pulls, must not run during the other's
     figures). Waits at most QUIET_MAX_WAIT_SECONDS."""
     os.sync()
+    wait_for_quiet()
+
+
+def wait_for_quiet() -> float:
+    """Wait (at most QUIET_MAX_WAIT_SECONDS) for idle CPUs; returns the last busy fraction seen."""
     deadline = time.monotonic() + QUIET_MAX_WAIT_SECONDS
-    while time.monotonic() < deadline and busy_fraction(QUIET_SAMPLE_SECONDS) > QUIET_BUSY_FRACTION:
-        pass
+    busy = busy_fraction(QUIET_SAMPLE_SECONDS)
+    while busy > QUIET_BUSY_FRACTION and time.monotonic() < deadline:
+        busy = busy_fraction(QUIET_SAMPLE_SECONDS)
+    return busy
 
 
 def busy_fraction(seconds: float) -> float:
