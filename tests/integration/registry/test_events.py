@@ -178,3 +178,27 @@ def test_concurrent_pulls_are_all_counted(make_pooled):
         thread.join(timeout=60)
     registry.flush_pulls()
     assert registry.sql("SELECT pull_count FROM repositories WHERE name = %s", (repo,)) == [(100,)]
+
+
+def test_harbors_pull_switches_turn_off_pull_time_count_and_audit_but_not_the_event(registry):
+    repo = registry.repo()
+    digest, _ = registry.client(repo).push_image(repo, "v1", [b"layer"])
+    client = OCIClient(FlaskTransport(registry.app.test_client()), token=registry.token([access(repo, "pull")], sub="carol"))
+    for key in ("pull_time_update_disable", "pull_count_update_disable", "pull_audit_log_disable"):
+        registry.sql("INSERT INTO configurations (k, v) VALUES (%s, 'true')", (key,))  # rolled back after the test
+
+    expect(client.request("GET", f"/v2/{repo}/manifests/v1"), 200)
+    assert registry.flush_pulls() == 1
+
+    assert registry.sql("SELECT pull_count FROM repositories WHERE name = %s", (repo,)) == [(0,)]
+    assert registry.sql("SELECT pull_time FROM artifacts WHERE digest = %s", (digest,)) == [(None,)]
+    assert [row for row in audit(registry, repo) if row[0] == "pull"] == []
+    assert [e for e, _ in outbox(registry, repo)] == ["PUSH_ARTIFACT", "PULL_ARTIFACT"]  # webhooks still see it
+
+    # Each switch on its own.
+    registry.sql("UPDATE configurations SET v = 'false' WHERE k IN ('pull_count_update_disable', 'pull_audit_log_disable')")
+    expect(client.request("GET", f"/v2/{repo}/manifests/v1"), 200)
+    assert registry.flush_pulls() == 1
+    assert registry.sql("SELECT pull_count FROM repositories WHERE name = %s", (repo,)) == [(1,)]
+    assert registry.sql("SELECT pull_time FROM artifacts WHERE digest = %s", (digest,)) == [(None,)]
+    assert [row[2] for row in audit(registry, repo) if row[0] == "pull"] == [f"{repo}:v1"]

@@ -55,6 +55,15 @@ def read_only(cur: Cursor) -> bool:
     return bool(row) and row[0] in (True, "true")
 
 
+PULL_SWITCHES = ("pull_time_update_disable", "pull_count_update_disable", "pull_audit_log_disable")
+
+
+def pull_switches(cur: Cursor) -> frozenset[str]:
+    """Which of Harbor's per-pull write switches (PULL_SWITCHES) the configuration turns on."""
+    cur.execute("SELECT k, v FROM configurations WHERE k = ANY(%(keys)s)", {"keys": list(PULL_SWITCHES)})
+    return frozenset(k for k, v in cur.fetchall() if v in (True, "true"))
+
+
 def lock_quota(cur: Cursor, project_id: int) -> Quota:
     """The project's quota row, locked until the transaction ends (created unlimited if missing)."""
     cur.execute(

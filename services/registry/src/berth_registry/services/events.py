@@ -3,7 +3,9 @@
 Push and delete events are written by the service that makes the change, in its transaction
 (ARCHITECTURE decision 6). Pulls must not write on the request path: ``PullRecorder`` buffers
 them in the process and a background thread writes each batch in one transaction (pull times,
-pull counts, outbox and audit rows) every ``pull_flush_seconds`` and at exit.
+pull counts, outbox and audit rows) every ``pull_flush_seconds`` and at exit. Harbor's
+``pull_time_update_disable``, ``pull_count_update_disable`` and ``pull_audit_log_disable``
+configurations turn the first two and the audit rows off.
 """
 
 from __future__ import annotations
@@ -176,6 +178,10 @@ class PullRecorder:
         return len(batch)
 
     def _write(self, cur: Any, batch: list[Pull]) -> None:
+        # Harbor's switches for pull-heavy sites: each turns one kind of per-pull write off. The
+        # PULL_ARTIFACT event itself always goes out (webhooks are configured per project).
+        switched_off = projects.pull_switches(cur)
+        audit_pulls = "pull_audit_log_disable" not in switched_off
         repos = repositories.get_many(cur, {pull.repository_id for pull in batch})
         owners = projects.get_many(cur, {repo.project_id for repo in repos.values()})
         artifact_times: dict[int, dt.datetime] = {}
@@ -209,22 +215,25 @@ class PullRecorder:
                         when=pull.when,
                     )
                 )
-                records.extend(
-                    audit_records(
-                        "pull",
-                        project=project,
-                        repository=repository.name,
-                        digest=pull.digest,
-                        tags_=tag_list,
-                        actor=pull.actor,
-                        when=pull.when,
+                if audit_pulls:
+                    records.extend(
+                        audit_records(
+                            "pull",
+                            project=project,
+                            repository=repository.name,
+                            digest=pull.digest,
+                            tags_=tag_list,
+                            actor=pull.actor,
+                            when=pull.when,
+                        )
                     )
-                )
             outbox.add_events(cur, events)
             outbox.add_audit(cur, records)
-        artifacts.record_pulls(cur, artifact_times)
-        tags.record_pulls(cur, tag_times)
-        repositories.add_pull_counts(cur, counts)
+        if "pull_time_update_disable" not in switched_off:
+            artifacts.record_pulls(cur, artifact_times)
+            tags.record_pulls(cur, tag_times)
+        if "pull_count_update_disable" not in switched_off:
+            repositories.add_pull_counts(cur, counts)
 
     def close(self) -> None:
         """Stop the thread and write what is left (registered with atexit)."""
