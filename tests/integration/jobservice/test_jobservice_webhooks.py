@@ -232,6 +232,18 @@ def test_a_batch_snapshot_lets_only_subscribed_events_through(start_jobservice, 
         delivered = webhooks.dispatch(js_db, service.publisher, service.registry, envelope(2, "PUSH_ARTIFACT"), subscribed)
         assert len(delivered) == 1
         receiver.wait_for(1)
+        # Harbor's system-wide switch turns every webhook off, and back on.
+        with js_db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO configurations (k, v) VALUES ('notification_enable', 'false') ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
+            )
+        try:
+            assert not webhooks.Subscriptions.read(js_db).may_match("PUSH_ARTIFACT", {"project_id": library})
+            assert webhooks.dispatch(js_db, service.publisher, service.registry, envelope(3, "PUSH_ARTIFACT")) == []
+        finally:
+            with js_db.transaction() as cur:
+                cur.execute("DELETE FROM configurations WHERE k = 'notification_enable'")
+        assert webhooks.Subscriptions.read(js_db).may_match("PUSH_ARTIFACT", {"project_id": library})
         # A policy changed after the snapshot counts from the next batch on.
         client.update_webhook_policy(policy.id, name="pushes", targets=targets, event_types=["PUSH_ARTIFACT"], enabled=False)
         assert not webhooks.Subscriptions.read(js_db).may_match("PUSH_ARTIFACT", {"project_id": library})

@@ -117,6 +117,13 @@ def count_for_project(cur: Any, project_id: int) -> int:
     return cur.fetchone()[0]
 
 
+def notifications_enabled(cur: Any) -> bool:
+    """Harbor's system-wide ``notification_enable`` switch (on unless set to false)."""
+    cur.execute("SELECT v FROM configurations WHERE k = 'notification_enable'")
+    row = cur.fetchone()
+    return row is None or row[0] not in (False, "false")
+
+
 def subscriptions(cur: Any) -> list[tuple[int, str, list[str]]]:
     """(project id, project name, event types) of every enabled policy of a live project."""
     cur.execute(

@@ -269,6 +269,8 @@ class Subscriptions:
         event_types: dict[int, set[str]] = {}
         project_ids: dict[str, int] = {}
         with db.transaction() as cur:
+            if not policies_db.notifications_enabled(cur):
+                return cls({}, {})  # webhooks are off system-wide: nothing matches
             for project_id, project_name, types in policies_db.subscriptions(cur):
                 event_types.setdefault(project_id, set()).update(types)
                 project_ids[project_name] = project_id
@@ -330,6 +332,8 @@ def dispatch(
         return []
     created: list[Task] = []
     with db.transaction() as cur:
+        if not policies_db.notifications_enabled(cur):
+            return []
         project_id = project_of(cur, payload)
         if project_id is None:
             log.info("webhook_event_without_project", event_id=event_id, event_type=event_type)
