@@ -60,6 +60,30 @@ def record(
     )
 
 
+def record_change(
+    cur,
+    sec: SecurityContext,
+    operation: str,
+    resource_type: str,
+    resource: str,
+    *,
+    project_id: int | None = None,
+    client_ip: str = "",
+    description: str = "",
+) -> int:
+    """:func:`record` a change made through the API by the caller ``sec`` (anonymous: no name)."""
+    return record(
+        cur,
+        operation=operation,
+        resource_type=resource_type,
+        resource=resource,
+        username=sec.username or "",
+        project_id=project_id,
+        client_ip=client_ip,
+        description=description,
+    )
+
+
 def list_entries(db: Database, sec: SecurityContext, params: ListParams, project: Project | None = None) -> tuple[list[AuditEntry], int]:
     """A page of the entries the caller may read and the total count.
 

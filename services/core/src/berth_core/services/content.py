@@ -158,15 +158,7 @@ def update_repository(db: Database, sec: SecurityContext, project: Project, raw_
     with db.transaction() as cur:
         repository = _require_repository(cur, full)
         content_db.update_repository_description(cur, repository.id, description)
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="repository",
-            resource=full,
-            username=sec.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-        )
+        audit.record_change(cur, sec, "update", "repository", full, project_id=project.project_id, client_ip=client_ip)
 
 
 def delete_repository(db: Database, sec: SecurityContext, project: Project, raw_name: str, client_ip: str, external_url: str) -> None:
@@ -194,15 +186,7 @@ def delete_repository(db: Database, sec: SecurityContext, project: Project, raw_
             if art.subject_digest is None and (art.id not in children or tags[art.id]):
                 _event(cur, "DELETE_ARTIFACT", sec, project, repository, art.digest, [t.name for t in tags[art.id]], external_url)
         _event(cur, "DELETE_REPOSITORY", sec, project, repository, None, [], external_url)
-        audit.record(
-            cur,
-            operation="delete",
-            resource_type="repository",
-            resource=full,
-            username=sec.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-        )
+        audit.record_change(cur, sec, "delete", "repository", full, project_id=project.project_id, client_ip=client_ip)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -439,15 +423,7 @@ def create_tag(
             raise APIError(errors.CONFLICT, f"tag {name} already exists in repository {full}")
         content_db.touch_repository(cur, repository.id)
         _event(cur, "CREATE_TAG", sec, project, repository, artifact.digest, [name], external_url)
-        audit.record(
-            cur,
-            operation="create",
-            resource_type="tag",
-            resource=f"{full}:{name}",
-            username=sec.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-        )
+        audit.record_change(cur, sec, "create", "tag", f"{full}:{name}", project_id=project.project_id, client_ip=client_ip)
         return tag
 
 
@@ -466,15 +442,7 @@ def delete_tag(
             raise APIError(errors.NOT_FOUND, f"tag {name} attached to artifact {full}@{artifact.digest} not found")
         content_db.touch_repository(cur, repository.id)
         _event(cur, "DELETE_TAG", sec, project, repository, artifact.digest, [name], external_url)
-        audit.record(
-            cur,
-            operation="delete",
-            resource_type="tag",
-            resource=f"{full}:{name}",
-            username=sec.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-        )
+        audit.record_change(cur, sec, "delete", "tag", f"{full}:{name}", project_id=project.project_id, client_ip=client_ip)
 
 
 def list_accessories(
@@ -552,13 +520,7 @@ def _audit_artifact(
 ) -> None:
     """One audit row per tag, or one for the digest without tags (as the registry records)."""
     for tag in tags or [None]:
-        audit.record(
-            cur,
-            operation=operation,
-            resource_type="artifact",
-            resource=_resource(full_name, digest, tag),
-            username=sec.username or "",
-            project_id=project.project_id,
-            client_ip=client_ip,
-            description=description,
-        )
+        audit.record_change(
+            cur, sec, operation, "artifact", _resource(full_name, digest, tag),
+            project_id=project.project_id, client_ip=client_ip, description=description,
+        )  # fmt: skip

@@ -99,16 +99,10 @@ def conflict_as_409(message: str) -> Iterator[None]:
 def record(operation: str, resource_type: str, resource: str, *, project_id: int | None = None, description: str = "") -> None:
     """Audit an operation the current caller just completed (see the module docstring)."""
     with current_app.extensions["berth.db"].transaction() as cur:
-        audit.record(
-            cur,
-            operation=operation,
-            resource_type=resource_type,
-            resource=resource,
-            username=current_security().username or "",
-            project_id=project_id,
-            client_ip=client_address() or "",
-            description=description,
-        )
+        audit.record_change(
+            cur, current_security(), operation, resource_type, resource,
+            project_id=project_id, client_ip=client_address() or "", description=description,
+        )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------ executions

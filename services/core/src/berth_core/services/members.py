@@ -144,13 +144,7 @@ def delete_member(db: Database, ctx: SecurityContext, project: Project, member_i
 
 def _record(cur, ctx: SecurityContext, operation: str, project: Project, name: str, client_ip: str, description: str = "") -> None:
     """Audit a change to the membership of ``name`` in ``project``, in the caller's transaction."""
-    audit.record(
-        cur,
-        operation=operation,
-        resource_type="member",
-        resource=f"{project.name}:{name}",
-        username=ctx.username or "",
-        project_id=project.project_id,
-        client_ip=client_ip,
-        description=description,
-    )
+    audit.record_change(
+        cur, ctx, operation, "member", f"{project.name}:{name}",
+        project_id=project.project_id, client_ip=client_ip, description=description,
+    )  # fmt: skip

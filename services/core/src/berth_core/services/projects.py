@@ -136,16 +136,7 @@ def create_project(db: Database, configs: Configurations, ctx: SecurityContext, 
 
 def _record(cur, ctx: SecurityContext, operation: str, name: str, project_id: int, client_ip: str, description: str = "") -> None:
     """Audit a change to project ``name`` in the caller's transaction, under the caller's name."""
-    audit.record(
-        cur,
-        operation=operation,
-        resource_type="project",
-        resource=name,
-        username=ctx.username or "",
-        project_id=project_id,
-        client_ip=client_ip,
-        description=description,
-    )
+    audit.record_change(cur, ctx, operation, "project", name, project_id=project_id, client_ip=client_ip, description=description)
 
 
 def _admin_id(cur) -> int:
@@ -272,13 +263,7 @@ def update_quota(db: Database, ctx: SecurityContext, quota_id: int, hard_storage
     with db.transaction() as cur:
         quota = _existing_quota(cur, quota_id)
         projects_db.set_quota_hard(cur, quota_id, hard_storage)
-        audit.record(
-            cur,
-            operation="update",
-            resource_type="quota",
-            resource=quota.project_name,
-            username=ctx.username or "",
-            project_id=quota.project_id,
-            client_ip=client_ip,
-            description=f"storage limit set to {hard_storage}",
-        )
+        audit.record_change(
+            cur, ctx, "update", "quota", quota.project_name,
+            project_id=quota.project_id, client_ip=client_ip, description=f"storage limit set to {hard_storage}",
+        )  # fmt: skip

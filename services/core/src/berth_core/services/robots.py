@@ -155,16 +155,7 @@ def _existing_robot(cur, robot_id: int) -> Robot:
 
 def _record(cur, ctx: SecurityContext, operation: str, name: str, project_id: int | None, client_ip: str, description: str = "") -> None:
     """Audit a change to robot ``name`` (its full name) in the caller's transaction."""
-    audit.record(
-        cur,
-        operation=operation,
-        resource_type="robot",
-        resource=name,
-        username=ctx.username or "",
-        project_id=project_id,
-        client_ip=client_ip,
-        description=description,
-    )
+    audit.record_change(cur, ctx, operation, "robot", name, project_id=project_id, client_ip=client_ip, description=description)
 
 
 def create_robot(

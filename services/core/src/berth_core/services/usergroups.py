@@ -93,11 +93,4 @@ def delete_group(db: Database, ctx: SecurityContext, group_id: int, client_ip: s
 
 def _record(cur, ctx: SecurityContext, operation: str, group_name: str, client_ip: str) -> None:
     """Audit a change to user group ``group_name`` in the caller's transaction."""
-    audit.record(
-        cur,
-        operation=operation,
-        resource_type="user_group",
-        resource=group_name,
-        username=ctx.username or "",
-        client_ip=client_ip,
-    )
+    audit.record_change(cur, ctx, operation, "user_group", group_name, client_ip=client_ip)

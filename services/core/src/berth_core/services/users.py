@@ -135,15 +135,7 @@ def _check_may_create(ctx: SecurityContext, config: dict) -> None:
 
 def _record(cur, ctx: SecurityContext, operation: str, user: User, client_ip: str, description: str = "") -> None:
     """Audit a change to ``user`` in the caller's transaction, under the caller's name."""
-    audit.record(
-        cur,
-        operation=operation,
-        resource_type="user",
-        resource=user.username,
-        username=ctx.username or "",
-        client_ip=client_ip,
-        description=description,
-    )
+    audit.record_change(cur, ctx, operation, "user", user.username, client_ip=client_ip, description=description)
 
 
 def list_users(db: Database, params: ListParams) -> tuple[list[User], int]:
