@@ -13,11 +13,12 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from support.waiting import wait_until
 
 BERTH_LOG = shutil.which("berth-log", path=os.path.dirname(sys.executable))
 START_TIMEOUT = 10.0
@@ -37,17 +38,6 @@ def free_tcp_udp_port() -> int:
                     continue
                 return port
     raise RuntimeError("no port free for both TCP and UDP")
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = WAIT_TIMEOUT) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @dataclasses.dataclass
@@ -74,7 +64,9 @@ class Collector:
         return path.read_text("utf-8").splitlines() if path.exists() else []
 
     def wait_for_line(self, name: str, needle: str) -> str:
-        found = wait_until(lambda: [line for line in self.lines(name) if needle in line], f"{needle!r} in {name}")
+        found = wait_until(
+            lambda: [line for line in self.lines(name) if needle in line], timeout=WAIT_TIMEOUT, what=f"{needle!r} in {name}"
+        )
         return found[0]
 
     def stdout_events(self) -> list[dict]:
@@ -102,7 +94,7 @@ def run_collector(tmp_path: Path, **env: str) -> Iterator[Collector]:
         process = subprocess.Popen([BERTH_LOG], env=environ, stdout=out, stderr=subprocess.STDOUT)
     collector = Collector(process, port, directory, stdout_path)
     try:
-        wait_until(lambda: not collector.alive() or _accepts(collector.address), "the collector to listen", START_TIMEOUT)
+        wait_until(lambda: not collector.alive() or _accepts(collector.address), timeout=START_TIMEOUT, what="the collector to listen")
         assert collector.alive(), stdout_path.read_text()
         yield collector
     finally:
@@ -174,7 +166,7 @@ def test_many_messages_from_concurrent_connections_are_all_written(collector: Co
     finally:
         for sock in senders:
             sock.close()
-    wait_until(lambda: sum(len(collector.lines(f"svc{i}.log")) for i in range(4)) == 1000, "1000 lines")
+    wait_until(lambda: sum(len(collector.lines(f"svc{i}.log")) for i in range(4)) == 1000, timeout=WAIT_TIMEOUT, what="1000 lines")
     for index in range(4):
         assert len(collector.lines(f"svc{index}.log")) == 250
 
@@ -246,7 +238,7 @@ def test_connection_limit_drops_the_longest_idle_connection(tmp_path: Path):
         oldest = socket.create_connection(collector.address, timeout=5)
         others = [socket.create_connection(collector.address, timeout=5) for _ in range(5)]
         # The oldest (and idlest) connection was dropped when the sixth arrived.
-        assert wait_until(lambda: _closed_by_peer(oldest), "the oldest connection to be dropped")
+        assert wait_until(lambda: _closed_by_peer(oldest), timeout=WAIT_TIMEOUT, what="the oldest connection to be dropped")
         others[-1].sendall(b"<30>May  1 12:00:00 core[1]: newest still works\n")
         collector.wait_for_line("core.log", "newest still works")
         for sock in [oldest, *others]:

@@ -6,8 +6,6 @@ the database's change notifications; every change here is committed.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -15,19 +13,10 @@ import pytest
 from berth_registry.db import changes
 from support.oci_client import expect
 from support.tokens import access
+from support.waiting import wait_until
 
 T = TypeVar("T")
 REQUEST_ID = {"X-Request-Id": "fast-path-test-1"}
-
-
-def wait_until(check: Callable[[], T], what: str, timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s (last: {value!r})"
-        time.sleep(0.01)
 
 
 class Counting:
@@ -132,7 +121,7 @@ def test_a_cached_token_stops_working_when_it_expires(pushed):
     short = registry.client(repo)
     short.token = registry.keys.mint([access(repo, "pull")], ttl=-8.5)
     expect(short.get_manifest(repo, "v1"), 200)
-    wait_until(lambda: short.get_manifest(repo, "v1").status == 401, "the cached token expired")
+    wait_until(lambda: short.get_manifest(repo, "v1").status == 401, what="the cached token expired")
 
 
 def test_a_tag_moved_by_another_process_is_seen(pushed, make_pooled):
@@ -143,7 +132,7 @@ def test_a_tag_moved_by_another_process_is_seen(pushed, make_pooled):
 
     answer = wait_until(
         lambda: (reply := client.get_manifest(repo, "v1")).headers["Docker-Content-Digest"] == new_digest and reply,
-        "the moved tag seen by the first process",
+        what="the moved tag seen by the first process",
     )
     assert answer.status == 200
 
@@ -173,10 +162,10 @@ def test_deletes_by_core_or_jobservice_are_seen(pushed):
 
     # What core's tag API does, in its own committed transaction.
     registry.sql("DELETE FROM tags WHERE name = 'v1' AND repository_id = (SELECT repository_id FROM repositories WHERE name = %s)", (repo,))
-    wait_until(lambda: client.get_manifest(repo, "v1").status == 404, "the deleted tag gone")
+    wait_until(lambda: client.get_manifest(repo, "v1").status == 404, what="the deleted tag gone")
     assert client.get_manifest(repo, "v1").error_codes == ["MANIFEST_UNKNOWN"]
     expect(client.get_manifest(repo, digest), 200)
 
     registry.sql("DELETE FROM repositories WHERE name = %s", (repo,))
-    wait_until(lambda: client.get_manifest(repo, digest).status == 404, "the deleted repository gone")
+    wait_until(lambda: client.get_manifest(repo, digest).status == 404, what="the deleted repository gone")
     assert client.get_manifest(repo, digest).error_codes == ["NAME_UNKNOWN"]

@@ -17,18 +17,9 @@ import pytest
 from berth_registry.db import changes
 from berth_registry.db.artifacts import ManifestRef
 from berth_registry.services.ref_cache import ManifestRefCache
+from support.waiting import wait_until
 
 T = TypeVar("T")
-
-
-def wait_until(check: Callable[[], T], what: str, timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s (last: {value!r})"
-        time.sleep(0.01)
 
 
 def ref(repository_id: int, digest: str = "sha256:" + "a" * 64, tag_id: int | None = 1) -> ManifestRef:
@@ -152,7 +143,7 @@ def test_a_notification_drops_that_repository_only(cache, sql):
 
     sql("NOTIFY berth_manifest_refs, '101'")
 
-    wait_until(lambda: cache.get("p/a", "v1") is None, "the notified repository dropped")
+    wait_until(lambda: cache.get("p/a", "v1") is None, what="the notified repository dropped")
     assert cache.get("p/a", "sha256:" + "a" * 64) is None
     assert cache.get("p/b", "v1") == ref(102)
 
@@ -160,7 +151,7 @@ def test_a_notification_drops_that_repository_only(cache, sql):
 def test_an_unknown_payload_drops_everything(cache, sql):
     cache.put("p/b", "v1", ref(102), cache.generation())
     sql("NOTIFY berth_manifest_refs, 'something else'")
-    wait_until(lambda: len(cache) == 0, "everything dropped")
+    wait_until(lambda: len(cache) == 0, what="everything dropped")
 
 
 def test_an_answer_read_before_a_change_is_not_stored(cache):
@@ -181,7 +172,7 @@ def test_losing_the_listen_connection_drops_everything_until_it_is_back(cache, s
     [(killed,)] = sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'berth-test-refs'")
     assert killed == 1
 
-    wait_until(lambda: cache.get("p/a", "v1") is None, "the cache dropped on connection loss")
+    wait_until(lambda: cache.get("p/a", "v1") is None, what="the cache dropped on connection loss")
     assert cache.wait_live(10), "the listener reconnected"
     # A lookup that began before or during the outage may have missed a change: not stored.
     cache.put("p/a", "v1", ref(101), since)
@@ -190,7 +181,7 @@ def test_losing_the_listen_connection_drops_everything_until_it_is_back(cache, s
     assert cache.get("p/a", "v1") == ref(101)
     # And the new connection hears changes.
     sql("NOTIFY berth_manifest_refs, '101'")
-    wait_until(lambda: cache.get("p/a", "v1") is None, "a notification on the new connection")
+    wait_until(lambda: cache.get("p/a", "v1") is None, what="a notification on the new connection")
 
 
 def test_nothing_is_stored_while_the_database_is_unreachable():
@@ -211,7 +202,7 @@ def test_entries_expire_and_the_oldest_are_evicted(database_url):
             cache.put(name, "v1", ref(100 + index), cache.generation())
         assert cache.get("p/a", "v1") is None, "evicted, oldest first"
         assert cache.get("p/c", "v1") == ref(102)
-        wait_until(lambda: cache.get("p/c", "v1") is None, "expiry after max_age")
+        wait_until(lambda: cache.get("p/c", "v1") is None, what="expiry after max_age")
     finally:
         cache.close()
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pika
@@ -16,20 +14,9 @@ from berth_jobservice.db.tasks import Task
 from berth_jobservice.runtime.amqp import Topology
 from berth_jobservice.runtime.worker import retry_delay
 from berth_jobservice.settings import JobserviceSettings
+from support.waiting import wait_until  # noqa: F401  (re-exported: the jobservice tests import it from here)
 
 T = TypeVar("T")
-
-
-def wait_until(check: Callable[[], T], timeout: float = 15.0, what: str = "condition", interval: float = 0.05) -> T:
-    """Poll ``check`` until it returns something truthy; returns it, or fails after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
-        time.sleep(interval)
 
 
 def task(db: Database, task_id: int) -> Task:
