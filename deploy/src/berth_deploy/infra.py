@@ -191,6 +191,9 @@ class PrivateRabbitMQ:
     def __init__(self, directory: Path, port: int) -> None:
         self.directory = Path(directory)
         self.port = port
+        # Erlang distribution needs a second port; it may change between starts (nothing
+        # outside the node uses it), so a start can pick another when this one got taken.
+        self.dist_port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -209,7 +212,7 @@ class PrivateRabbitMQ:
             "RABBITMQ_NODENAME": self.nodename,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.port + 10000 if self.port < 55535 else self.port - 10000),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
             "RABBITMQ_LOG_BASE": str(base / "log"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
@@ -232,14 +235,38 @@ class PrivateRabbitMQ:
             script = Path(found)
         return [str(script)]
 
-    def start(self, log_path: Path) -> None:
+    def start(self, log_path: Path, attempts: int = 3) -> None:
+        """Start the node and wait until it accepts AMQP connections.
+
+        A node that exits while starting (its distribution port was taken by some other
+        connection in the meantime, say) is started again on a fresh distribution port; the
+        error after the last attempt quotes the end of the node's output.
+        """
         self.initialise()
-        log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.process = subprocess.Popen(
-            self.command(), env=self.environment(), stdout=log, stderr=log, start_new_session=True, cwd=self.directory
-        )
-        log.close()
-        wait_for(lambda: rabbitmq_accepts(self.url), 90, f"private RabbitMQ on port {self.port}", interval=0.5)
+        for attempt in range(1, attempts + 1):
+            if attempt > 1 or not _port_free(self.dist_port):
+                self.dist_port = free_port()
+            offset = log_path.stat().st_size if log_path.exists() else 0
+            log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+            self.process = subprocess.Popen(
+                self.command(), env=self.environment(), stdout=log, stderr=log, start_new_session=True, cwd=self.directory
+            )
+            log.close()
+            process = self.process
+            try:
+                wait_for(
+                    lambda process=process: process.poll() is not None or rabbitmq_accepts(self.url),
+                    90,
+                    f"private RabbitMQ on port {self.port}",
+                    interval=0.5,
+                )
+            except InfraError as exc:
+                self.stop()
+                raise InfraError(f"{exc}; its output ends:\n{_tail(log_path, offset)}") from None
+            if process.poll() is None:
+                return
+            output = _tail(log_path, offset)
+        raise InfraError(f"private RabbitMQ on port {self.port} exited while starting ({attempts} attempts); its output ends:\n{output}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -249,6 +276,21 @@ class PrivateRabbitMQ:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _tail(path: Path, offset: int, limit: int = 2000) -> str:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")[-limit:]
 
 
 def rabbitmq_accepts(url: str) -> bool:

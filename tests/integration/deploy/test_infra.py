@@ -4,8 +4,11 @@ exercised here explicitly)."""
 
 from __future__ import annotations
 
+import socket
+
 import pika
 import psycopg2
+import pytest
 
 from berth_deploy import infra
 
@@ -35,7 +38,16 @@ def test_private_postgres_starts_keeps_data_and_stops(open_tmp_path):
 
 def test_private_rabbitmq_starts_accepts_amqp_and_stops(open_tmp_path):
     broker = infra.PrivateRabbitMQ(open_tmp_path / "rabbitmq", infra.free_port())
-    broker.start(open_tmp_path / "rabbitmq.log")
+    # Its Erlang distribution port is taken by the time it starts: it picks another.
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", broker.dist_port))
+    squatter.listen()
+    taken = broker.dist_port
+    try:
+        broker.start(open_tmp_path / "rabbitmq.log")
+    finally:
+        squatter.close()
+    assert broker.dist_port != taken
     try:
         connection = pika.BlockingConnection(pika.URLParameters(broker.url))
         channel = connection.channel()
@@ -47,3 +59,16 @@ def test_private_rabbitmq_starts_accepts_amqp_and_stops(open_tmp_path):
     finally:
         broker.stop()
     assert not infra.port_open("127.0.0.1", broker.port)
+
+
+def test_private_rabbitmq_that_cannot_listen_fails_with_its_output(open_tmp_path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        broker = infra.PrivateRabbitMQ(open_tmp_path / "rabbitmq", squatter.getsockname()[1])
+        with pytest.raises(infra.InfraError) as failure:
+            broker.start(open_tmp_path / "rabbitmq.log", attempts=1)
+    message = str(failure.value)
+    assert f"private RabbitMQ on port {broker.port}" in message
+    assert "output ends" in message and len(message.split("output ends:", 1)[1].strip()) > 0
+    assert broker.process.poll() is not None  # nothing left running
