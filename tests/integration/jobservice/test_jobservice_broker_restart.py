@@ -15,7 +15,7 @@ from berth_jobservice.db import outbox as outbox_db
 from berth_jobservice.db import queues as queues_db
 from berth_jobservice.runtime.amqp import Topology
 from berth_jobservice.services import jobs as job_service
-from support.jobservice.helpers import probe_runs, wait_status, wait_until
+from support.jobservice.helpers import pause_queue, probe_runs, wait_status, wait_until
 
 
 @pytest.fixture
@@ -71,9 +71,7 @@ def test_broker_restart_with_queued_jobs_and_waiting_events_loses_nothing(privat
     def submit(label: str) -> int:
         return job_service.submit(service.db, service.publisher, service.registry, "T_PROBE", {"label": label}).tasks[0].id
 
-    with js_db.transaction() as cur:
-        queues_db.set_paused(cur, "T_PROBE", True)
-    wait_until(lambda: "T_PROBE" not in service.consumer.consuming, 10, "T_PROBE paused")
+    pause_queue(js_db, service.consumer, "T_PROBE")
     queued = [submit(f"queued-{n}") for n in range(5)]  # confirmed, waiting in the durable queue
     before = add_events(js_db, 5, 0)
     wait_until(lambda: unpublished(js_db) == 0, 10, "events published before the outage")

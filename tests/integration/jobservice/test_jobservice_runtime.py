@@ -14,7 +14,7 @@ from berth_jobservice.runtime.amqp import job_message
 from berth_jobservice.services import jobs as job_service
 from berth_jobservice.services import tasks as task_service
 from berth_jobservice.services.sweeper import MAX_INTERRUPTIONS
-from support.jobservice.helpers import probe_runs, task, task_log, wait_status, wait_until
+from support.jobservice.helpers import pause_queue, probe_runs, task, task_log, wait_status, wait_until
 
 
 def submit(service, job_type: str, **params):
@@ -143,9 +143,7 @@ def test_pause_resume_and_stop_of_a_pending_task(start_jobservice, js_db):
     from berth_jobservice.db import queues as queues_db
 
     service = start_jobservice()
-    with js_db.transaction() as cur:
-        queues_db.set_paused(cur, "T_PROBE", True)
-    wait_until(lambda: "T_PROBE" not in service.consumer.consuming, 10, "consumer of T_PROBE cancelled")
+    pause_queue(js_db, service.consumer, "T_PROBE")
     waiting = submit(service, "T_PROBE", label="paused")
     doomed = submit(service, "T_PROBE", label="doomed")
     time.sleep(0.5)  # give a (wrong) consumer every chance to take them

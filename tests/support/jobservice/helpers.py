@@ -9,12 +9,13 @@ from typing import Any, TypeVar
 import pika
 
 from berth_common.db import Database
+from berth_jobservice.db import queues as queues_db
 from berth_jobservice.db import tasks as tasks_db
 from berth_jobservice.db.tasks import Task
 from berth_jobservice.runtime.amqp import Topology
 from berth_jobservice.runtime.worker import retry_delay
 from berth_jobservice.settings import JobserviceSettings
-from support.waiting import wait_until  # noqa: F401  (re-exported: the jobservice tests import it from here)
+from support.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -32,6 +33,18 @@ def wait_status(db: Database, task_id: int, *statuses: str, timeout: float = 15.
         return current if current.status in statuses else None
 
     return wait_until(reached, timeout, f"task {task_id} in {statuses}")
+
+
+def pause_queue(db: Database, consumer: Any, job_type: str) -> None:
+    """Pause ``job_type`` and wait until ``consumer`` has cancelled its consumer.
+
+    It first waits for that consumer to exist: right after a start the consumer is connected
+    before it subscribes, and "not consuming" would then be true before the pause took effect.
+    """
+    wait_until(lambda: job_type in consumer.consuming, 10, f"consumer of {job_type} started")
+    with db.transaction() as cur:
+        queues_db.set_paused(cur, job_type, True)
+    wait_until(lambda: job_type not in consumer.consuming, 10, f"consumer of {job_type} cancelled")
 
 
 def task_log(db: Database, task_id: int) -> str:
