@@ -344,8 +344,10 @@ def test_configuration_form(stack: Stack, chromium, admin: Api):  # noqa: F811
 
         system_card = page.locator(".card", has=page.get_by_role("heading", name="System settings"))
         system_card.get_by_label("Forward audit log to (syslog host:port)").fill("no-port-here")
+        system_card.get_by_label("Audit event types not to record (comma-separated)").fill("create user")
         system_card.get_by_role("button", name="Save").click()
         expect(ui.field_error("Forward audit log to (syslog host:port)")).to_contain_text("host:port")
+        expect(ui.field_error("Audit event types not to record (comma-separated)")).to_contain_text("create_user,pull_artifact")
         ui.screenshot("36-configuration-errors")
         ui.assert_clean()
     assert admin.json("/configurations") == before

@@ -82,8 +82,13 @@ class Stack:
             for job_type in job_types:
                 channel.queue_delete(topology.work_queue(job_type))
                 channel.queue_delete(topology.dead_queue(job_type))
-            channel.queue_delete(topology.webhook_events_queue)
-            channel.queue_delete(topology.webhook_events_dead_queue)
+            for queue in (
+                topology.webhook_events_queue,
+                topology.webhook_events_dead_queue,
+                topology.audit_events_queue,
+                topology.audit_events_dead_queue,
+            ):
+                channel.queue_delete(queue)
             channel.exchange_delete(topology.events_exchange)
         finally:
             connection.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from berth_core.db import configurations as config_db
 from berth_core.services import audit
 from support.content import count_rows, make_project
 
@@ -155,3 +156,55 @@ def test_api_deletes_show_up_with_their_user(world) -> None:
     ).get_json()
     assert logs[0]["username"] == world.people["developer"].username
     assert logs[0]["operation"] == "create" and logs[0]["resource"] == f"{world.private.name}/app:v2"
+
+
+def _forwarded(cur) -> list[dict]:
+    cur.execute("SELECT payload FROM outbox WHERE event_type = 'AUDIT_LOG' ORDER BY event_id")
+    return [row[0] for row in cur.fetchall()]
+
+
+def test_harbor_audit_switches_decide_what_is_stored_and_forwarded(world) -> None:
+    entry = {"resource": "library/app:v1", "username": "alice", "project_id": world.private.project_id, "client_ip": "10.1.2.3"}
+    with world.cursor() as cur:
+        stored_before, forwarded_before = count_rows(cur, "audit_log"), len(_forwarded(cur))
+        # Disabled event types (Harbor's names; a push is create_artifact) are not recorded at all.
+        config_db.upsert(cur, {"disabled_audit_log_event_types": "create_artifact, pull_artifact"})
+        assert audit.record(cur, operation="push", resource_type="artifact", **entry) is None
+        assert audit.record(cur, operation="pull", resource_type="artifact", **entry) is None
+        assert audit.record(cur, operation="delete", resource_type="artifact", **entry) is not None
+        assert count_rows(cur, "audit_log") == stored_before + 1 and len(_forwarded(cur)) == forwarded_before
+
+        # With an endpoint, each record is also queued for the forwarder, in the same transaction.
+        config_db.upsert(cur, {"disabled_audit_log_event_types": "", "audit_log_forward_endpoint": "127.0.0.1:1514"})
+        assert audit.record(cur, operation="push", resource_type="artifact", **entry) is not None
+        payload = _forwarded(cur)[-1]
+        assert payload["event_type"] == "create_artifact" and payload["operation"] == "push"
+        assert payload["resource"] == "library/app:v1" and payload["username"] == "alice" and payload["client_ip"] == "10.1.2.3"
+        assert payload["op_time"].endswith("Z") and payload["success"] is True
+
+        # skip_audit_log_database: forwarded only.
+        config_db.upsert(cur, {"skip_audit_log_database": True})
+        stored_now = count_rows(cur, "audit_log")
+        assert audit.record(cur, operation="login", resource_type="user", resource="alice", username="alice", success=False) is None
+        assert count_rows(cur, "audit_log") == stored_now
+        assert _forwarded(cur)[-1]["event_type"] == "login_user" and _forwarded(cur)[-1]["success"] is False
+        # Our own spelling of an event type disables it too.
+        config_db.upsert(cur, {"disabled_audit_log_event_types": "push_artifact"})
+        before = len(_forwarded(cur))
+        assert audit.record(cur, operation="push", resource_type="artifact", **entry) is None
+        assert len(_forwarded(cur)) == before
+
+
+def test_api_changes_follow_the_switches(world) -> None:
+    admin = world.headers("admin")
+    response = world.client.put("/api/v2.0/configurations", json={"disabled_audit_log_event_types": "create_user"}, headers=admin)
+    assert response.status_code == 200
+    with world.cursor() as cur:
+        before = count_rows(cur, "audit_log")
+    user = {"username": "quiet-user", "password": "Secret123", "email": "q@example.com", "realname": "Q"}
+    created = world.client.post("/api/v2.0/users", json=user, headers=admin)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    with world.cursor() as cur:
+        assert count_rows(cur, "audit_log") == before
+        cur.execute("SELECT count(*) FROM audit_log WHERE resource = 'quiet-user'")
+        assert cur.fetchone()[0] == 0

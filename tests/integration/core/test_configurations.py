@@ -81,6 +81,8 @@ def test_update_and_read_back(world) -> None:
         {"robot_name_prefix": "robot prefix"},
         {"no_such_item": 1},
         {"skip_audit_log_database": True},
+        {"disabled_audit_log_event_types": "create user"},
+        {"disabled_audit_log_event_types": "DROP TABLE;"},
         {"banner_message": "x" * 5000},
     ],
 )

@@ -49,6 +49,7 @@ def test_purge_audit_log_dry_run_then_real_keeps_recent_and_other_operations(sta
         ("pull", "artifact", 72),
         ("delete", "artifact", 100),
         ("create", "project", 100),
+        ("push", "artifact", 100),  # Harbor's create_artifact
         ("pull", "artifact", 1),
         ("delete", "artifact", 2),
     ]:
@@ -57,14 +58,19 @@ def test_purge_audit_log_dry_run_then_real_keeps_recent_and_other_operations(sta
     client = JobClient(js_db, service.publisher, service.registry)
     before = audit_counts(js_db)
 
-    params = {"audit_retention_hour": 24, "include_operations": "pull", "include_event_types": "delete_artifact", "dry_run": True}
+    params = {
+        "audit_retention_hour": 24,
+        "include_operations": "pull",
+        "include_event_types": "delete_artifact,create_artifact",
+        "dry_run": True,
+    }
     final, execution = run_job(client, js_db, "PURGE_AUDIT_LOG", params)
-    assert final.status == "Success" and execution.extra_attrs == {"purged": 3, "dry_run": True}
+    assert final.status == "Success" and execution.extra_attrs == {"purged": 4, "dry_run": True}
     assert audit_counts(js_db) == before
-    assert "dry run: 3 records would be purged" in task_log(js_db, final.id)
+    assert "dry run: 4 records would be purged" in task_log(js_db, final.id)
 
     final, execution = run_job(client, js_db, "PURGE_AUDIT_LOG", {**params, "dry_run": False})
-    assert execution.status == "Success" and execution.extra_attrs == {"purged": 3, "dry_run": False}
+    assert execution.status == "Success" and execution.extra_attrs == {"purged": 4, "dry_run": False}
     assert audit_counts(js_db) == {("create", True): 1, ("pull", False): 1, ("delete", False): 1}
 
     final, execution = run_job(client, js_db, "PURGE_AUDIT_LOG", {"audit_retention_hour": 1})
@@ -79,7 +85,7 @@ def test_purge_audit_log_dry_run_then_real_keeps_recent_and_other_operations(sta
         with pytest.raises(JobParameterError):
             client.submit("PURGE_AUDIT_LOG", bad)
     executions, total = client.executions("PURGE_AUDIT_LOG")
-    assert total == 3 and [e.extra_attrs["purged"] for e in executions] == [0, 3, 3]  # newest first
+    assert total == 3 and [e.extra_attrs["purged"] for e in executions] == [0, 4, 4]  # newest first
 
 
 def _age(root: Path, path: str, hours: float) -> None:

@@ -202,3 +202,38 @@ def test_harbors_pull_switches_turn_off_pull_time_count_and_audit_but_not_the_ev
     assert registry.sql("SELECT pull_count FROM repositories WHERE name = %s", (repo,)) == [(1,)]
     assert registry.sql("SELECT pull_time FROM artifacts WHERE digest = %s", (digest,)) == [(None,)]
     assert [row[2] for row in audit(registry, repo) if row[0] == "pull"] == [f"{repo}:v1"]
+
+
+def forwarded(registry, repo: str) -> list[dict]:
+    rows = registry.sql("SELECT payload FROM outbox WHERE event_type = 'AUDIT_LOG' ORDER BY event_id")
+    return [payload for (payload,) in rows if payload["resource"].startswith(f"{repo}:") or payload["resource"].startswith(f"{repo}@")]
+
+
+def test_harbors_audit_switches_apply_to_push_pull_and_delete(registry):
+    repo = registry.repo()
+    client = registry.client(repo, sub="dave")
+    puller = OCIClient(FlaskTransport(registry.app.test_client()), token=registry.token([access(repo, "pull")], sub="erin"))
+    # rolled back after the test
+    registry.sql("INSERT INTO configurations (k, v) VALUES ('disabled_audit_log_event_types', '\"create_artifact,pull_artifact\"')")
+    digest, _ = client.push_image(repo, "v1", [b"layer"])
+    expect(puller.request("GET", f"/v2/{repo}/manifests/v1"), 200)
+    registry.flush_pulls()
+    assert audit(registry, repo) == [] and forwarded(registry, repo) == []
+    assert [e for e, _ in outbox(registry, repo)] == ["PUSH_ARTIFACT", "PULL_ARTIFACT"]  # webhooks are another matter
+
+    # Forwarded and not stored: the records travel through the outbox, in the same transactions.
+    registry.sql("UPDATE configurations SET v = '\"\"' WHERE k = 'disabled_audit_log_event_types'")
+    registry.sql(
+        "INSERT INTO configurations (k, v) VALUES ('audit_log_forward_endpoint', '\"127.0.0.1:1514\"'), ('skip_audit_log_database', 'true')"
+    )
+    client.put_manifest(repo, "v2", expect(client.get_manifest(repo, digest), 200).body)
+    expect(puller.request("GET", f"/v2/{repo}/manifests/v2"), 200)
+    registry.flush_pulls()
+    expect(client.delete_manifest(repo, "v2"), 202)
+    assert audit(registry, repo) == []
+    assert sorted((p["event_type"], p["resource"], p["username"]) for p in forwarded(registry, repo)) == [
+        ("create_artifact", f"{repo}:v2", "dave"),
+        ("delete_tag", f"{repo}:v2", "dave"),
+        ("pull_artifact", f"{repo}:v2", "erin"),
+        ("pull_artifact", f"{repo}@{digest}", "dave"),  # the GET by digest that fetched the manifest
+    ]

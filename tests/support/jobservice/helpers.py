@@ -134,7 +134,13 @@ class Broker:
                 channel.queue_delete(name)
             for delay in delays:
                 channel.queue_delete(self.topology.delay_queue(job_type, delay))
-        for name in (self.topology.webhook_events_queue, self.topology.webhook_events_dead_queue, *self.extra_queues):
+        for name in (
+            self.topology.webhook_events_queue,
+            self.topology.webhook_events_dead_queue,
+            self.topology.audit_events_queue,
+            self.topology.audit_events_dead_queue,
+            *self.extra_queues,
+        ):
             channel.queue_delete(name)
         channel.exchange_delete(self.topology.events_exchange)
         self._connection.close()

@@ -9,6 +9,7 @@ registry and every component; ``start()`` registers the pool and starts the thre
     scheduler                      due cron/interval schedules                  one at a time
     relay                          outbox → <prefix>.events                     one at a time
     webhook-dispatcher             events → WEBHOOK jobs                        every process
+    audit-forwarder                AUDIT_LOG events → syslog endpoint           every process
 
 ``stop()`` is the graceful shutdown SIGTERM triggers: leadership is given up first, no new jobs
 are taken, running jobs get ``shutdown_grace_seconds`` to finish, then they are told to stop
@@ -28,6 +29,7 @@ from berth_jobservice.jobs.base import JobRegistry
 from berth_jobservice.runtime.amqp import Publisher, Topology
 from berth_jobservice.runtime.consumer import JobConsumer
 from berth_jobservice.runtime.events import WebhookDispatcher
+from berth_jobservice.runtime.forwarder import AuditForwarder
 from berth_jobservice.runtime.loops import Heartbeat, Relay, Scheduler, Sweeper
 from berth_jobservice.runtime.worker import TaskRunner
 from berth_jobservice.services import pools as pool_service
@@ -47,10 +49,10 @@ def pool_size(settings: JobserviceSettings) -> int:
     """Pooled database connections: the setting, or enough that nothing waits on another.
 
     A job may hold a transaction while its context opens another (a log line, progress), so each
-    worker can need two at once; the loops need six (heartbeat, sweeper lock + work, scheduler,
-    relay, dispatcher). Leader and slot locks use connections of their own, outside the pool.
+    worker can need two at once; the loops need seven (heartbeat, sweeper lock + work, scheduler,
+    relay, dispatcher, forwarder). Leader and slot locks use connections of their own, outside the pool.
     """
-    return settings.db_pool_size or 2 * settings.workers + 6
+    return settings.db_pool_size or 2 * settings.workers + 7
 
 
 class Jobservice:
@@ -144,13 +146,20 @@ class Jobservice:
             if settings.run_webhook_dispatch
             else None
         )
+        self.forwarder = AuditForwarder(
+            url=settings.rabbitmq_url,
+            topology=self.topology,
+            db=self.db,
+            name=f"jobservice-{self.pool_id}-audit",
+            reconnect_max_seconds=settings.amqp_reconnect_max_seconds,
+        )
         self._stopped = False
 
     def start(self) -> None:
         """Register the pool, set up the housekeeping schedules and start every thread."""
         pool_service.register(self.db, self.pool_id, self.settings.workers)
         self.ensure_housekeeping_schedules()
-        for thread in (self.consumer, self.heartbeat, self.sweeper, self.scheduler, self.relay, self.dispatcher):
+        for thread in (self.consumer, self.heartbeat, self.sweeper, self.scheduler, self.relay, self.dispatcher, self.forwarder):
             if thread is not None:
                 thread.start()
         log.info("jobservice_started", pool_id=self.pool_id, workers=self.settings.workers, job_types=self.registry.names())
@@ -183,6 +192,7 @@ class Jobservice:
                 loop.stop()
         if self.dispatcher is not None:
             self.dispatcher.close()
+        self.forwarder.close()
         self.consumer.stop_consuming()
         idle = self.consumer.wait_idle(grace)
         if not idle:

@@ -17,7 +17,7 @@ class JobserviceSettings(Settings):
     PREFIX = "JOBSERVICE_"
 
     database_url: str = setting(str, required=True, secret=True, help="PostgreSQL URL")
-    db_pool_size: int = setting(int, 0, minimum=0, maximum=400, help="pooled connections; 0 = 2 × workers + 6 (see app.py)")
+    db_pool_size: int = setting(int, 0, minimum=0, maximum=400, help="pooled connections; 0 = 2 × workers + 7 (see app.py)")
     rabbitmq_url: str = setting(str, required=True, secret=True, help="AMQP URL")
     amqp_prefix: str = setting(str, "berth", help="first part of every queue and exchange name (berth.jobs.<TYPE>, berth.events)")
     amqp_reconnect_max_seconds: float = setting(float, 30.0, minimum=0.1, help="longest wait between reconnect attempts")

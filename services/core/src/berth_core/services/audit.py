@@ -4,11 +4,15 @@
 ``record`` takes the caller's cursor on purpose: the entry is written in the same transaction
 as the change it describes, so a change is never committed without its audit row and a failed
 change leaves no misleading entry (unless the caller records the failure explicitly with
-``success=False``).
+``success=False``). Harbor's audit switches (:mod:`berth_common.audit`) decide whether the entry
+is written at all, stored, and/or queued in the outbox for forwarding to a syslog endpoint.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
+from berth_common import audit as audit_policy
 from berth_common.db import Database
 from berth_core.api.query import ListParams
 from berth_core.db import audit as audit_db
@@ -38,8 +42,8 @@ def record(
     client_ip: str = "",
     success: bool = True,
     description: str = "",
-) -> int:
-    """Write one audit entry in the caller's transaction and return its id.
+) -> int | None:
+    """Write one audit entry in the caller's transaction; its id, or None when not stored.
 
     ``operation`` uses Harbor's words (``create``, ``update``, ``delete``, ``push``, ``pull``,
     ``login``...), ``resource_type`` Harbor's resource names (``project``, ``repository``,
@@ -47,17 +51,23 @@ def record(
     (``library/hello:latest``, ``library/hello@sha256:...``). ``project_id`` ties the entry to a
     project so it shows in that project's log.
     """
-    return audit_db.insert(
-        cur,
-        operation=operation[:_MAX_OPERATION],
-        resource_type=resource_type[:_MAX_RESOURCE_TYPE],
-        resource=resource[:_MAX_RESOURCE],
-        username=username[:_MAX_USERNAME],
-        project_id=project_id,
-        client_ip=(client_ip or "")[:_MAX_CLIENT_IP],
-        success=success,
-        description=description or "",
-    )
+    policy = audit_policy.read_policy(cur)
+    if not policy.records(operation, resource_type):
+        return None
+    entry = {
+        "operation": operation[:_MAX_OPERATION],
+        "resource_type": resource_type[:_MAX_RESOURCE_TYPE],
+        "resource": resource[:_MAX_RESOURCE],
+        "username": username[:_MAX_USERNAME],
+        "project_id": project_id,
+        "client_ip": (client_ip or "")[:_MAX_CLIENT_IP],
+        "success": success,
+        "description": description or "",
+    }
+    if policy.forwards:
+        payload = audit_policy.forward_payload(**entry, op_time=dt.datetime.now(dt.UTC))
+        content_db.add_event(cur, event_type=audit_policy.FORWARD_EVENT, ordering_key="audit", payload=payload)
+    return audit_db.insert(cur, **entry) if policy.stores else None
 
 
 def record_change(
@@ -70,7 +80,7 @@ def record_change(
     project_id: int | None = None,
     client_ip: str = "",
     description: str = "",
-) -> int:
+) -> int | None:
     """:func:`record` a change made through the API by the caller ``sec`` (anonymous: no name)."""
     return record(
         cur,

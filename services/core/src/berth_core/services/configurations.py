@@ -11,6 +11,7 @@ import dataclasses
 import re
 from typing import Any
 
+from berth_common import audit as audit_policy
 from berth_common.db import Database
 from berth_core import errors
 from berth_core.db import configurations as config_db
@@ -77,6 +78,7 @@ ITEMS: dict[str, Item] = {
     "disabled_audit_log_event_types": Item(str, ""),
 }
 
+_EVENT_TYPE = re.compile(r"^[a-z]+_[a-z_]+$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 
@@ -207,6 +209,8 @@ def _check_string_item(key: str, value: str) -> None:
         raise APIError(errors.BAD_REQUEST, "robot_name_prefix must be 1-32 letters, digits or $_.-")
     if key == "audit_log_forward_endpoint" and value and not _ENDPOINT.match(value):
         raise APIError(errors.BAD_REQUEST, "audit_log_forward_endpoint must be host:port")
+    if key == "disabled_audit_log_event_types" and not all(_EVENT_TYPE.match(name) for name in audit_policy.parse_event_types(value)):
+        raise APIError(errors.BAD_REQUEST, "disabled_audit_log_event_types must be event types such as create_user,pull_artifact")
 
 
 def _balanced_filter(value: str) -> bool:

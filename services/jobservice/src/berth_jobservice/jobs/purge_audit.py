@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from berth_common import audit
 from berth_jobservice.db import audit_logs as audit_db
 from berth_jobservice.jobs.base import Job, JobContext, JobParameterError
 
@@ -51,7 +52,8 @@ class PurgeAuditLogJob(Job):
         operations = _names(params.get("include_operations"), "include_operations")
         event_types = _names(params.get("include_event_types"), "include_event_types")
         dry_run = params.get("dry_run", False)
-        criteria = {"hours": hours, "operations": operations, "event_types": event_types}
+        # Harbor's event type of a push is create_artifact; the rows say "push".
+        criteria = {"hours": hours, "operations": operations, "event_types": audit.spellings(event_types)}
         ctx.log.info(
             "purge audit log",
             retention_hours=hours,

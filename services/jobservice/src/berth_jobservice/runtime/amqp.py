@@ -31,6 +31,8 @@ import pika
 import pika.exceptions
 import structlog
 
+from berth_common.audit import FORWARD_EVENT as AUDIT_FORWARD_EVENT
+
 log = structlog.get_logger(__name__)
 
 # Everything pika raises when the broker is away, refuses, or drops us mid-way.
@@ -93,6 +95,14 @@ class Topology:
     def webhook_events_dead_queue(self) -> str:
         return f"{self.prefix}.events.webhook.dead"
 
+    @property
+    def audit_events_queue(self) -> str:
+        return f"{self.prefix}.events.audit"
+
+    @property
+    def audit_events_dead_queue(self) -> str:
+        return f"{self.prefix}.events.audit.dead"
+
     def declare_job_type(self, channel: Any, job_type: str) -> None:
         """Declare the work and dead-letter queues of ``job_type`` (idempotent)."""
         channel.queue_declare(self.dead_queue(job_type), durable=True)
@@ -121,9 +131,10 @@ class Topology:
         return name
 
     def declare_events(self, channel: Any, webhook_event_types: list[str]) -> None:
-        """Declare the events exchange and the webhook dispatcher's queue with its bindings.
+        """Declare the events exchange, the webhook dispatcher's queue with its bindings and the
+        audit forwarder's queue.
 
-        The relay declares this too, so events published before the first dispatcher starts
+        The relay declares these too, so events published before the first dispatcher starts
         already have a queue to wait in.
         """
         channel.exchange_declare(self.events_exchange, exchange_type="topic", durable=True)
@@ -135,6 +146,18 @@ class Topology:
         )
         for event_type in webhook_event_types:
             channel.queue_bind(self.webhook_events_queue, self.events_exchange, routing_key=event_type.lower())
+        self.declare_audit_events(channel)
+
+    def declare_audit_events(self, channel: Any) -> None:
+        """Declare the events exchange and the audit forwarder's queue, bound to ``audit_log``."""
+        channel.exchange_declare(self.events_exchange, exchange_type="topic", durable=True)
+        channel.queue_declare(self.audit_events_dead_queue, durable=True)
+        channel.queue_declare(
+            self.audit_events_queue,
+            durable=True,
+            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.audit_events_dead_queue},
+        )
+        channel.queue_bind(self.audit_events_queue, self.events_exchange, routing_key=AUDIT_FORWARD_EVENT.lower())
 
 
 def connection_parameters(url: str, *, name: str, heartbeat: int | None = None) -> pika.URLParameters:

@@ -5,7 +5,8 @@ Push and delete events are written by the service that makes the change, in its 
 them in the process and a background thread writes each batch in one transaction (pull times,
 pull counts, outbox and audit rows) every ``pull_flush_seconds`` and at exit. Harbor's
 ``pull_time_update_disable``, ``pull_count_update_disable`` and ``pull_audit_log_disable``
-configurations turn the first two and the audit rows off.
+configurations turn the first two and the audit rows off. Every audit row goes through
+:func:`write_audit`, which applies Harbor's audit switches (:mod:`berth_common.audit`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 import structlog
 
+from berth_common import audit
+from berth_common.audit import AuditPolicy
 from berth_registry.db import artifacts, outbox, projects, repositories, tags
 from berth_registry.db.outbox import AuditRecord, OutboxEvent
 from berth_registry.db.projects import Project
@@ -104,6 +107,35 @@ def audit_records(
     ]
 
 
+def write_audit(cur: Any, records: list[AuditRecord], policy: AuditPolicy | None = None) -> None:
+    """Write ``records`` as the audit switches say: dropped when their event type is disabled,
+    queued in the outbox for the forwarder when an endpoint is set, stored unless skipped."""
+    policy = policy or audit.read_policy(cur)
+    kept = [r for r in records if policy.records(r.operation, r.resource_type)]
+    if policy.forwards:
+        outbox.add_events(
+            cur,
+            (
+                OutboxEvent(
+                    audit.FORWARD_EVENT,
+                    "audit",
+                    audit.forward_payload(
+                        operation=r.operation,
+                        resource_type=r.resource_type,
+                        resource=r.resource,
+                        username=r.username,
+                        client_ip=r.client_ip,
+                        op_time=r.op_time,
+                        project_id=r.project_id,
+                    ),
+                )
+                for r in kept
+            ),
+        )
+    if policy.stores:
+        outbox.add_audit(cur, kept)
+
+
 @dataclasses.dataclass(frozen=True)
 class Pull:
     """One manifest GET, waiting to be written (only ids: names are looked up per batch)."""
@@ -182,6 +214,7 @@ class PullRecorder:
         # PULL_ARTIFACT event itself always goes out (webhooks are configured per project).
         switched_off = projects.pull_switches(cur)
         audit_pulls = "pull_audit_log_disable" not in switched_off
+        policy = audit.read_policy(cur) if audit_pulls else None
         repos = repositories.get_many(cur, {pull.repository_id for pull in batch})
         owners = projects.get_many(cur, {repo.project_id for repo in repos.values()})
         artifact_times: dict[int, dt.datetime] = {}
@@ -228,7 +261,8 @@ class PullRecorder:
                         )
                     )
             outbox.add_events(cur, events)
-            outbox.add_audit(cur, records)
+            if records:
+                write_audit(cur, records, policy)
         if "pull_time_update_disable" not in switched_off:
             artifacts.record_pulls(cur, artifact_times)
             tags.record_pulls(cur, tag_times)

@@ -372,7 +372,7 @@ class ManifestService:
                 )
             ],
         )
-        outbox.add_audit(
+        events.write_audit(
             cur,
             events.audit_records(
                 operation,

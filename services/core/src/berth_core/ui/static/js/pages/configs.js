@@ -12,6 +12,8 @@ import { loadSession } from "../session.js";
 const LDAP_URL = /^ldaps?:\/\/[^\s/]+(:\d+)?\/?$/;
 const ATTRIBUTE = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 const ENDPOINT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+const EVENT_TYPE = /^[a-z]+_[a-z_]+$/i;
+const eventTypesOk = (v) => v.split(",").map((s) => s.trim()).filter(Boolean).every((s) => EVENT_TYPE.test(s));
 const SCOPES = () => [
   { value: 0, label: t("config.scopeBase") },
   { value: 1, label: t("config.scopeOne") },
@@ -161,8 +163,12 @@ function systemForm(config, reload) {
     item(config, "notification_enable", { type: "checkbox" }),
     item(config, "audit_log_forward_endpoint", { placeholder: "syslog.example.com:514", validate: (v) => (ENDPOINT.test(v) ? null : t("config.endpointRule")) }),
     item(config, "skip_audit_log_database", { type: "checkbox", validate: (v, values) => (v && !values.audit_log_forward_endpoint ? t("config.skipNeedsEndpoint") : null) }),
+    item(config, "disabled_audit_log_event_types", { placeholder: "create_user,pull_artifact", validate: (v) => (eventTypesOk(v) ? null : t("config.eventTypesRule")) }),
   ];
-  const types = { project_creation_restriction: "str", quota_per_project_enable: "bool", read_only: "bool", notification_enable: "bool", audit_log_forward_endpoint: "str", skip_audit_log_database: "bool" };
+  const types = {
+    project_creation_restriction: "str", quota_per_project_enable: "bool", read_only: "bool", notification_enable: "bool",
+    audit_log_forward_endpoint: "str", skip_audit_log_database: "bool", disabled_audit_log_event_types: "str",
+  };
   return createForm({
     submitLabel: t("common.save"),
     fields,
