@@ -160,7 +160,8 @@ def tools(tmp_path) -> Iterator:
 
 
 @pytest.mark.parametrize("fmt", ["v2s2", "oci"])
-def test_podman_push_and_pull_docker_and_oci_formats(stack, tmp_path, tools, fmt):
+def test_podman_push_and_pull_docker_and_oci_formats(target, tmp_path, tools, fmt):
+    stack = target
     project = create_project(stack)
     podman = tools("pusher")
     image = write_layout(tmp_path / "layout", tag="v1", layers=2)
@@ -178,7 +179,8 @@ def test_podman_push_and_pull_docker_and_oci_formats(stack, tmp_path, tools, fmt
     assert ref in fresh("images", "--format", "{{.Repository}}:{{.Tag}}")
 
 
-def test_buildah_builds_from_scratch_and_pushes(stack, tmp_path, tools):
+def test_buildah_builds_from_scratch_and_pushes(target, tmp_path, tools):
+    stack = target
     project = create_project(stack)
     buildah = tools("builder", tool="buildah")
     container = buildah("from", "scratch").strip()
