@@ -26,9 +26,14 @@ KEYS = ("disabled_audit_log_event_types", "audit_log_forward_endpoint", "skip_au
 _HARBOR_OPERATION = {"push": "create"}
 
 
+def harbor_operation(operation: str) -> str:
+    """Harbor's word for an operation (``create`` for a push)."""
+    return _HARBOR_OPERATION.get(operation, operation)
+
+
 def event_type(operation: str, resource_type: str) -> str:
     """Harbor's event type of a record: ``create_artifact`` for a push, ``delete_user``..."""
-    return f"{_HARBOR_OPERATION.get(operation, operation)}_{resource_type}".lower()
+    return f"{harbor_operation(operation)}_{resource_type}".lower()
 
 
 def spellings(event_types: list[str] | frozenset[str]) -> list[str]:

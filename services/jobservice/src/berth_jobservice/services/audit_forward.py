@@ -17,6 +17,8 @@ import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from berth_common.audit import harbor_operation
+
 PRI = 13 * 8 + 6  # facility log audit, severity informational
 APP_NAME = "audit"
 _UNSAFE = re.compile(r'["\\\r\n]')
@@ -36,7 +38,7 @@ def syslog_line(payload: Mapping[str, Any], hostname: str) -> bytes:
         f"time={_quoted(when)}",
         f"resourceType={_quoted(payload.get('resource_type'))}",
         f"resource={_quoted(payload.get('resource'))}",
-        f"action={_quoted('create' if operation == 'push' else operation)}",
+        f"action={_quoted(harbor_operation(operation))}",
         f"eventType={_quoted(payload.get('event_type'))}",
         f"success={'true' if payload.get('success', True) else 'false'}",
         f"clientIP={_quoted(payload.get('client_ip'))}",
