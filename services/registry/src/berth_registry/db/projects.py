@@ -65,16 +65,22 @@ def pull_switches(cur: Cursor) -> frozenset[str]:
 
 
 def lock_quota(cur: Cursor, project_id: int) -> Quota:
-    """The project's quota row, locked until the transaction ends (created unlimited if missing)."""
-    cur.execute(
-        "INSERT INTO quotas (project_id) VALUES (%(project_id)s) ON CONFLICT (project_id) DO NOTHING",
-        {"project_id": project_id},
-    )
-    cur.execute(
-        "SELECT project_id, hard_storage, used_storage FROM quotas WHERE project_id = %(project_id)s FOR UPDATE",
-        {"project_id": project_id},
-    )
-    return Quota(*cur.fetchone())
+    """The project's quota row, locked until the transaction ends (created unlimited if missing).
+
+    Core creates the row with the project, so the insert is only for rows that went missing;
+    trying the lock first saves a statement on every push.
+    """
+    select = "SELECT project_id, hard_storage, used_storage FROM quotas WHERE project_id = %(project_id)s FOR UPDATE"
+    cur.execute(select, {"project_id": project_id})
+    row = cur.fetchone()
+    if row is None:
+        cur.execute(
+            "INSERT INTO quotas (project_id) VALUES (%(project_id)s) ON CONFLICT (project_id) DO NOTHING",
+            {"project_id": project_id},
+        )
+        cur.execute(select, {"project_id": project_id})
+        row = cur.fetchone()
+    return Quota(*row)
 
 
 def get_quota(cur: Cursor, project_id: int) -> Quota | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from berth_registry import names
@@ -120,11 +120,14 @@ class BlobService:
 
     # -- making bytes visible ------------------------------------------------------------------
 
-    def commit(self, project: Project, digest: str, size: int, source: str) -> Blob:
+    def commit(
+        self, project: Project, digest: str, size: int, source: str, *, also: Callable[[Any], None] | None = None
+    ) -> Blob:
         """Turn verified bytes at ``source`` into the blob ``digest`` of ``project``.
 
         Raises QuotaExceeded (after deleting ``source``) when the blob is new to the project
-        and does not fit. ``source`` is consumed in every case.
+        and does not fit. ``source`` is consumed in every case. ``also(cur)`` runs in the
+        transaction that makes the blob visible (the upload ends there, in one commit).
         """
         with read_cursor(self.db) as cur:
             existing = blobs.get(cur, digest)
@@ -141,6 +144,8 @@ class BlobService:
         with self.db.transaction() as cur:
             quota = projects.lock_quota(cur, project.project_id)
             blob = blobs.upsert(cur, digest, size)
+            if also is not None:
+                also(cur)
             if blobs.link(cur, project.project_id, blob.blob_id):
                 try:
                     policy_rules.charge(cur, project, quota, blob.size)

@@ -103,6 +103,7 @@ class _Session:
     size: int
     hash_state: bytes | None
     consumed: bool = False  # the session ended (finished or failed verification): delete the row
+    row_deferred: bool = False  # ...but later: the row goes in the transaction that commits the blob
     renewed_at: float = dataclasses.field(default_factory=time.monotonic)
 
 
@@ -206,14 +207,20 @@ class UploadService:
                         writer.cancel()
                         raise DigestInvalid(detail={"digest": digest})
                     writer.commit()
+                    session.row_deferred = True
                 finally:
                     if not session.consumed:
                         self._close(session, writer)
             if hasher is None and self.blobs.digest_of(data, algorithm) != digest:
                 raise DigestInvalid(detail={"digest": digest})
-            return self.blobs.commit(project, digest, session.size, data)
+            blob = self.blobs.commit(project, digest, session.size, data, also=lambda cur: uploads.delete(cur, parsed))
+            session.row_deferred = False
+            return blob
         finally:
             if session is not None and session.consumed:
+                if session.row_deferred:  # the blob was not committed: the session ends anyway
+                    with self.db.transaction() as cur:
+                        uploads.delete(cur, parsed)
                 self._discard(parsed)
 
     def monolithic(self, repository: RepositoryName, username: str, digest: str, body: RequestBody) -> Blob:
@@ -267,11 +274,12 @@ class UploadService:
         try:
             yield session
         finally:
-            with self.db.transaction() as cur:
-                if session.consumed:
-                    uploads.delete(cur, upload_id)
-                else:
-                    uploads.release(cur, upload_id, owner, session.size, session.hash_state)
+            if not session.row_deferred:
+                with self.db.transaction() as cur:
+                    if session.consumed:
+                        uploads.delete(cur, upload_id)
+                    else:
+                        uploads.release(cur, upload_id, owner, session.size, session.hash_state)
 
     @staticmethod
     def _reconcile(session: _Session, stored: int) -> None:
