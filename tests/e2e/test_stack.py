@@ -4,6 +4,7 @@ a crashed service comes back, and down leaves nothing of ours running."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,11 +81,15 @@ def test_up_health_logs_restart_and_down(postgres_admin_url, rabbitmq_url):
         stack.down()
         infra.drop_database(postgres_admin_url, name)
 
-    # Nothing of ours is left: no program, no process group, no listening port.
-    for pid in pids:
-        assert not _alive(pid), f"process {pid} survived `down`"
-    assert stack.listening_ports() == []
-    assert stack.berthctl("status").returncode == 3
+    try:
+        # Nothing of ours is left: no program, no process group, no listening port.
+        for pid in pids:
+            assert not _alive(pid), f"process {pid} survived `down`"
+        assert stack.listening_ports() == []
+        assert stack.berthctl("status").returncode == 3
+    finally:
+        if not os.environ.get("BERTH_KEEP_STACK"):  # set it to read a failed run's logs afterwards
+            shutil.rmtree(stack.directory, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
