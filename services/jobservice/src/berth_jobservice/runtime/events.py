@@ -1,4 +1,5 @@
-"""The webhook dispatcher: consumes relayed outbox events and turns them into WEBHOOK jobs.
+"""Consumers of the events exchange's queues (:class:`EventQueueConsumer`), and the first of them,
+the webhook dispatcher: it consumes relayed outbox events and turns them into WEBHOOK jobs.
 
 One connection in its own thread, prefetch ``PREFETCH``, manual acks: a message (a run of events,
 see :mod:`berth_jobservice.services.relay`) is acked after its events' executions are committed
@@ -29,29 +30,37 @@ log = structlog.get_logger(__name__)
 PREFETCH = 200
 
 
-class WebhookDispatcher(threading.Thread):
-    def __init__(
-        self,
-        *,
-        url: str,
-        topology: Topology,
-        db: Database,
-        publisher: Publisher,
-        registry: JobRegistry,
-        name: str,
-        reconnect_max_seconds: float = 30.0,
-    ) -> None:
-        super().__init__(name="webhook-dispatcher", daemon=True)
+class EventQueueConsumer(threading.Thread):
+    """One connection in its own thread consuming one events queue with manual acks.
+
+    Deliveries collect in ``_batch`` while pika processes I/O; after each 0.2 s slice the
+    subclass's ``_handle_batch`` settles them. On a lost connection the unsettled ones are
+    forgotten (the broker redelivers them) and the thread reconnects with a growing pause.
+    Subclasses give ``queue``, ``declare``, ``prefetch`` and ``log_prefix``.
+    """
+
+    prefetch = 200
+    log_prefix = "event_consumer"
+
+    def __init__(self, *, url: str, topology: Topology, db: Database, name: str, thread_name: str, reconnect_max_seconds: float) -> None:
+        super().__init__(name=thread_name, daemon=True)
         self._url = url
         self._topology = topology
         self._db = db
-        self._publisher = publisher
-        self._registry = registry
         self._connection_name = name
         self._reconnect_max_seconds = reconnect_max_seconds
         self._closing = threading.Event()
         self.connected = threading.Event()
         self._batch: list[tuple[int, bytes]] = []  # (delivery tag, body) received, not yet handled
+
+    def queue(self) -> str:
+        raise NotImplementedError
+
+    def declare(self, channel: Any) -> None:
+        raise NotImplementedError
+
+    def _handle_batch(self, channel: Any) -> None:
+        raise NotImplementedError
 
     def close(self, timeout: float = 10.0) -> None:
         self._closing.set()
@@ -65,16 +74,16 @@ class WebhookDispatcher(threading.Thread):
                 connection = pika.BlockingConnection(connection_parameters(self._url, name=self._connection_name))
                 backoff.reset()
                 channel = connection.channel()
-                self._topology.declare_events(channel, list(webhooks.EVENT_TYPES))
-                channel.basic_qos(prefetch_count=PREFETCH)
-                channel.basic_consume(self._topology.webhook_events_queue, on_message_callback=self._on_message)
+                self.declare(channel)
+                channel.basic_qos(prefetch_count=self.prefetch)
+                channel.basic_consume(self.queue(), on_message_callback=self._on_message)
                 self.connected.set()
-                log.info("webhook_dispatcher_connected")
+                log.info(f"{self.log_prefix}_connected")
                 while not self._closing.is_set():
                     connection.process_data_events(time_limit=0.2)
                     self._handle_batch(channel)
             except AMQP_ERRORS as exc:
-                log.warning("webhook_dispatcher_disconnected", error=type(exc).__name__)
+                log.warning(f"{self.log_prefix}_disconnected", error=type(exc).__name__)
             finally:
                 self.connected.clear()
                 self._batch = []  # their delivery tags died with the channel; the broker redelivers them
@@ -84,6 +93,34 @@ class WebhookDispatcher(threading.Thread):
 
     def _on_message(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
         self._batch.append((method.delivery_tag, body))
+
+
+class WebhookDispatcher(EventQueueConsumer):
+    prefetch = PREFETCH
+    log_prefix = "webhook_dispatcher"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        topology: Topology,
+        db: Database,
+        publisher: Publisher,
+        registry: JobRegistry,
+        name: str,
+        reconnect_max_seconds: float = 30.0,
+    ) -> None:
+        super().__init__(
+            url=url, topology=topology, db=db, name=name, thread_name="webhook-dispatcher", reconnect_max_seconds=reconnect_max_seconds
+        )
+        self._publisher = publisher
+        self._registry = registry
+
+    def queue(self) -> str:
+        return self._topology.webhook_events_queue
+
+    def declare(self, channel: Any) -> None:
+        self._topology.declare_events(channel, list(webhooks.EVENT_TYPES))
 
     def _handle_batch(self, channel: Any) -> None:
         """Dispatch what has arrived; acks go out once per run of handled events (``multiple``)."""

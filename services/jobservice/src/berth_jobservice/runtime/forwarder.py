@@ -13,15 +13,14 @@ switched off are dropped with a warning (there is nowhere to send them).
 from __future__ import annotations
 
 import socket
-import threading
 from typing import Any
 
-import pika
 import structlog
 
 from berth_common import audit
 from berth_common.db import Database
-from berth_jobservice.runtime.amqp import AMQP_ERRORS, Backoff, Topology, close_quietly, connection_parameters
+from berth_jobservice.runtime.amqp import Backoff, Topology
+from berth_jobservice.runtime.events import EventQueueConsumer
 from berth_jobservice.services import webhooks
 from berth_jobservice.services.audit_forward import SyslogSender, syslog_line
 
@@ -30,7 +29,10 @@ log = structlog.get_logger(__name__)
 PREFETCH = 500
 
 
-class AuditForwarder(threading.Thread):
+class AuditForwarder(EventQueueConsumer):
+    prefetch = PREFETCH
+    log_prefix = "audit_forwarder"
+
     def __init__(
         self,
         *,
@@ -41,51 +43,22 @@ class AuditForwarder(threading.Thread):
         reconnect_max_seconds: float = 30.0,
         max_backoff: float = 30.0,
     ) -> None:
-        super().__init__(name="audit-forwarder", daemon=True)
-        self._url = url
-        self._topology = topology
-        self._db = db
-        self._connection_name = name
-        self._reconnect_max_seconds = reconnect_max_seconds
+        super().__init__(
+            url=url, topology=topology, db=db, name=name, thread_name="audit-forwarder", reconnect_max_seconds=reconnect_max_seconds
+        )
         self._send_backoff = Backoff(min(0.5, max_backoff), max_backoff)
         self._sender = SyslogSender()
         self._hostname = socket.gethostname()
-        self._closing = threading.Event()
-        self.connected = threading.Event()
-        self._batch: list[tuple[int, bytes]] = []
+
+    def queue(self) -> str:
+        return self._topology.audit_events_queue
+
+    def declare(self, channel: Any) -> None:
+        self._topology.declare_audit_events(channel)
 
     def close(self, timeout: float = 10.0) -> None:
-        self._closing.set()
-        self.join(timeout)
+        super().close(timeout)
         self._sender.close()
-
-    def run(self) -> None:
-        backoff = Backoff(min(0.5, self._reconnect_max_seconds), self._reconnect_max_seconds)
-        while not self._closing.is_set():
-            connection = None
-            try:
-                connection = pika.BlockingConnection(connection_parameters(self._url, name=self._connection_name))
-                backoff.reset()
-                channel = connection.channel()
-                self._topology.declare_audit_events(channel)
-                channel.basic_qos(prefetch_count=PREFETCH)
-                channel.basic_consume(self._topology.audit_events_queue, on_message_callback=self._on_message)
-                self.connected.set()
-                log.info("audit_forwarder_connected")
-                while not self._closing.is_set():
-                    connection.process_data_events(time_limit=0.2)
-                    self._handle_batch(channel)
-            except AMQP_ERRORS as exc:
-                log.warning("audit_forwarder_disconnected", error=type(exc).__name__)
-            finally:
-                self.connected.clear()
-                self._batch = []  # unacked: the broker redelivers them
-                close_quietly(connection)
-            if not self._closing.is_set():
-                self._closing.wait(backoff.next())
-
-    def _on_message(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
-        self._batch.append((method.delivery_tag, body))
 
     def _handle_batch(self, channel: Any) -> None:
         batch, self._batch = self._batch, []
